@@ -1,0 +1,3 @@
+//! The CPU backend: executes a plan with the operators' CPU kernels, reusing buffers.
+
+pub mod gemm;
