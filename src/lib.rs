@@ -4,17 +4,24 @@
 //! and natively. The crate reads top-down in the order data flows:
 //!
 //! ```text
-//! format (bytes → raw symbol, params) → graph (typed ops) → bind (weights ↔ variables)
-//!   → plan (shapes, schedule, buffers) → backend (cpu) → Model (public API)
+//! format (bytes → raw symbol, params) → graph (typed ops, legacy upgrade, shapes)
+//!   → bind (weights ↔ variables, SymbolBlock.imports rules) → plan (schedule, buffer slots)
+//!   → backend (cpu) → Model (public API)
 //! ```
 //!
 //! Operator semantics live in [`ops`], one file per family.
 
 pub mod backend;
+pub mod bind;
 pub mod error;
 pub mod format;
+pub mod graph;
+pub mod model;
 pub mod ops;
+pub mod plan;
 pub mod tensor;
 
+pub use bind::BindOptions;
 pub use error::{Error, Result};
+pub use model::{Model, ModelInfo};
 pub use tensor::{DType, Tensor};

@@ -1,3 +1,99 @@
-//! The CPU backend: executes a plan with the operators' CPU kernels, reusing buffers.
+//! The CPU backend: executes a [`Plan`] with the operators' CPU kernels.
+//!
+//! Buffers are allocated once per plan (one `Vec<f32>` per slot) and reused on every run;
+//! kernels get a shared [`Scratch`] that stops growing after the first run.
 
 pub mod gemm;
+
+use std::collections::BTreeMap;
+
+use crate::error::{fmt_shape, Error, Result};
+use crate::graph::Graph;
+use crate::ops::Scratch;
+use crate::plan::{Plan, Source, Value};
+use crate::tensor::{numel, Tensor, View, ViewMut};
+
+/// A plan bound to CPU buffers.
+#[derive(Debug)]
+pub struct CpuExecutable {
+    pub plan: Plan,
+    buffers: Vec<Vec<f32>>,
+    scratch: Scratch,
+}
+
+impl CpuExecutable {
+    pub fn new(plan: Plan) -> CpuExecutable {
+        let buffers = plan.slot_sizes.iter().map(|&n| vec![0.0f32; n]).collect();
+        CpuExecutable { plan, buffers, scratch: Scratch::default() }
+    }
+
+    /// Runs the plan. `inputs` are in the model's input order and must have the planned shapes.
+    pub fn run(&mut self, graph: &Graph, params: &BTreeMap<usize, Tensor>, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+        for (i, (slot, t)) in self.plan.input_slots.iter().zip(inputs).enumerate() {
+            if let Some(Value { source: Source::Slot(s), shape }) = slot {
+                if *shape != t.shape {
+                    return Err(Error::Input(format!(
+                        "input {i} has shape {} but the plan was built for {}",
+                        fmt_shape(&t.shape),
+                        fmt_shape(shape)
+                    )));
+                }
+                self.buffers[*s][..t.data.len()].copy_from_slice(&t.data);
+            }
+        }
+
+        let Self { plan, buffers, scratch } = self;
+        for step in &plan.steps {
+            let node = &graph.nodes[step.node];
+            let op = node.op().ok_or_else(|| Error::Backend(format!("planner scheduled variable '{}'", node.name)))?;
+            // Take the output buffers out so inputs can be borrowed from the rest; the planner
+            // never gives an output the slot of a value read by the same step.
+            let mut out_bufs: Vec<Vec<f32>> = step
+                .outputs
+                .iter()
+                .map(|v| match v.source {
+                    Source::Slot(s) => std::mem::take(&mut buffers[s]),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let result = {
+                let in_views: Vec<View> = step
+                    .inputs
+                    .iter()
+                    .map(|v| view_of(v, buffers, params))
+                    .collect();
+                let mut out_views: Vec<ViewMut> = out_bufs
+                    .iter_mut()
+                    .zip(&step.outputs)
+                    .map(|(b, v)| ViewMut { shape: &v.shape, data: &mut b[..numel(&v.shape)] })
+                    .collect();
+                op.forward(&in_views, &mut out_views, scratch)
+            };
+            for (v, b) in step.outputs.iter().zip(out_bufs) {
+                if let Source::Slot(s) = v.source {
+                    buffers[s] = b;
+                }
+            }
+            result.map_err(|e| e.at_node(&node.name, op.name()))?;
+        }
+
+        Ok(plan
+            .outputs
+            .iter()
+            .map(|v| {
+                let view = view_of(v, buffers, params);
+                Tensor { shape: v.shape.clone(), data: view.data.to_vec() }
+            })
+            .collect())
+    }
+}
+
+fn view_of<'a>(v: &'a Value, buffers: &'a [Vec<f32>], params: &'a BTreeMap<usize, Tensor>) -> View<'a> {
+    let n = numel(&v.shape);
+    let data: &[f32] = match v.source {
+        Source::Slot(s) => &buffers[s][..n],
+        Source::Param(id) => params.get(&id).map(|t| &t.data[..n.min(t.data.len())]).unwrap_or(&[]),
+        Source::Unbound => &[],
+    };
+    View { shape: &v.shape, data }
+}

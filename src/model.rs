@@ -1,0 +1,230 @@
+//! The public API: load a model, run it.
+//!
+//! ```no_run
+//! use mxnet_web::{BindOptions, Model, Tensor};
+//! let mut model = Model::from_files("net-symbol.json", "net-0000.params", &BindOptions::default())?;
+//! let out = model.run(&[Tensor::zeros(vec![1, 3, 224, 224])])?;
+//! # Ok::<(), mxnet_web::Error>(())
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::backend::cpu::CpuExecutable;
+use crate::bind::{bind, BindOptions, BoundModel};
+use crate::error::{fmt_shape, Error, Result};
+use crate::format::params::{read_params, ParamsFile};
+use crate::graph::shape::infer_shapes;
+use crate::graph::{Graph, NodeKind};
+use crate::ops::InputRole;
+use crate::plan::build_plan;
+use crate::tensor::{numel, Tensor};
+
+/// A loaded model, ready to run. Plans are built per distinct set of input shapes and cached.
+#[derive(Debug)]
+pub struct Model {
+    bound: BoundModel,
+    plans: HashMap<Vec<Vec<usize>>, CpuExecutable>,
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })
+}
+
+/// Gluon's export naming: `PREFIX-symbol.json` and `PREFIX-%04d.params`.
+pub fn export_file_names(prefix: &str, epoch: u32) -> (String, String) {
+    (format!("{prefix}-symbol.json"), format!("{prefix}-{epoch:04}.params"))
+}
+
+impl Model {
+    /// Loads `symbol.json` + `.params` files.
+    pub fn from_files(symbol: impl AsRef<Path>, params: impl AsRef<Path>, opts: &BindOptions) -> Result<Model> {
+        let (symbol, params) = (symbol.as_ref(), params.as_ref());
+        let json = read_file(symbol)?;
+        let json = String::from_utf8(json).map_err(|_| Error::Symbol {
+            file: symbol.display().to_string(),
+            msg: "not UTF-8 text".into(),
+        })?;
+        let bytes = read_file(params)?;
+        Model::from_bytes(&json, &symbol.display().to_string(), &bytes, &params.display().to_string(), opts)
+    }
+
+    /// Loads Gluon-exported files `PREFIX-symbol.json` and `PREFIX-EPOCH.params`.
+    pub fn from_prefix(prefix: &str, epoch: u32, opts: &BindOptions) -> Result<Model> {
+        let (s, p) = export_file_names(prefix, epoch);
+        Model::from_files(s, p, opts)
+    }
+
+    /// Loads from in-memory contents; the names are used in error messages.
+    pub fn from_bytes(symbol_json: &str, symbol_name: &str, params: &[u8], params_name: &str, opts: &BindOptions) -> Result<Model> {
+        let graph = Graph::from_json(symbol_json, symbol_name)?;
+        let params = read_params(params, params_name)?;
+        Model::from_parts(graph, params, params_name, opts)
+    }
+
+    /// Binds an already parsed graph and params file.
+    pub fn from_parts(graph: Graph, params: ParamsFile, params_name: &str, opts: &BindOptions) -> Result<Model> {
+        let bound = bind(graph, params, params_name, opts)?;
+        Ok(Model { bound, plans: HashMap::new() })
+    }
+
+    /// The bound model (graph, parameters, inputs).
+    pub fn bound(&self) -> &BoundModel {
+        &self.bound
+    }
+
+    /// Input names in the order `run` takes them.
+    pub fn input_names(&self) -> Vec<String> {
+        self.bound.inputs.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// Number of outputs (graph heads).
+    pub fn num_outputs(&self) -> usize {
+        self.bound.graph.heads.len()
+    }
+
+    /// Runs a forward pass. `inputs` are positional, in [`Model::input_names`] order.
+    pub fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let names = self.input_names();
+        if inputs.len() != names.len() {
+            return Err(Error::Input(format!(
+                "the model takes {} input(s) ({}) but {} were given",
+                names.len(),
+                names.join(", "),
+                inputs.len()
+            )));
+        }
+        for (t, name) in inputs.iter().zip(&names) {
+            if numel(&t.shape) != t.data.len() {
+                return Err(Error::Input(format!(
+                    "input '{name}': shape {} needs {} values but has {}",
+                    fmt_shape(&t.shape),
+                    numel(&t.shape),
+                    t.data.len()
+                )));
+            }
+        }
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+        if !self.plans.contains_key(&shapes) {
+            let plan = build_plan(&self.bound, &shapes).map_err(|e| match e {
+                Error::Node { .. } | Error::Shape(_) => Error::Input(format!(
+                    "inputs of shape {} do not fit the model: {e}",
+                    shapes.iter().map(|s| fmt_shape(s)).collect::<Vec<_>>().join(", ")
+                )),
+                e => e,
+            })?;
+            self.plans.insert(shapes.clone(), CpuExecutable::new(plan));
+        }
+        let exe = self.plans.get_mut(&shapes).ok_or_else(|| Error::Backend("plan cache".into()))?;
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        exe.run(&self.bound.graph, &self.bound.params, &refs)
+    }
+
+    /// Runs with inputs given by name (any order; every input must be given).
+    pub fn run_named(&mut self, inputs: &[(&str, Tensor)]) -> Result<Vec<Tensor>> {
+        let mut ordered = Vec::new();
+        for (name, _) in &self.bound.inputs {
+            let t = inputs.iter().find(|(n, _)| n == name).ok_or_else(|| {
+                Error::Input(format!(
+                    "input '{name}' was not given (the model's inputs are {})",
+                    self.input_names().join(", ")
+                ))
+            })?;
+            ordered.push(t.1.clone());
+        }
+        for (n, _) in inputs {
+            if !self.bound.inputs.iter().any(|(m, _)| m == n) {
+                return Err(Error::Input(format!(
+                    "'{n}' is not an input of the model (its inputs are {})",
+                    self.input_names().join(", ")
+                )));
+            }
+        }
+        self.run(&ordered)
+    }
+
+    /// A summary of the model; with input shapes, also per-output shapes and FLOPs.
+    pub fn info(&self, input_shapes: Option<&[Vec<usize>]>) -> Result<ModelInfo> {
+        model_info(&self.bound, input_shapes)
+    }
+}
+
+/// What `inspect` and `model.info()` report.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub mxnet_version: String,
+    pub inputs: Vec<(String, Option<Vec<usize>>)>,
+    pub outputs: Vec<(String, Option<Vec<usize>>)>,
+    /// Operator name → count, over live nodes.
+    pub op_counts: BTreeMap<String, usize>,
+    /// Parameters: name, shape, dtype name, role.
+    pub params: Vec<(String, Vec<usize>, String, InputRole)>,
+    pub param_count: usize,
+    pub param_bytes: usize,
+    pub flops: Option<u64>,
+}
+
+/// Formats MXNet's integer version (10901 → "1.9.1").
+pub fn version_string(v: u32) -> String {
+    format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)
+}
+
+fn model_info(b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) -> Result<ModelInfo> {
+    let g = &b.graph;
+    let live = g.live_nodes();
+    let mut op_counts = BTreeMap::new();
+    for (i, n) in g.nodes.iter().enumerate() {
+        if let (true, NodeKind::Op(op)) = (live[i], &n.kind) {
+            *op_counts.entry(op.name().to_string()).or_insert(0) += 1;
+        }
+    }
+    let roles = g.variable_roles();
+    let mut params = Vec::new();
+    let (mut count, mut bytes) = (0, 0);
+    for (id, t) in &b.params {
+        let dt = b.param_dtypes.get(id).copied().unwrap_or(crate::DType::F32);
+        count += t.data.len();
+        bytes += t.data.len() * dt.size();
+        params.push((g.nodes[*id].name.clone(), t.shape.clone(), dt.name().to_string(), roles[id]));
+    }
+    let mut inputs: Vec<(String, Option<Vec<usize>>)> = b.inputs.iter().map(|(n, _)| (n.clone(), None)).collect();
+    let mut outputs: Vec<(String, Option<Vec<usize>>)> =
+        g.heads.iter().map(|h| (format!("{}_output{}", g.nodes[h.node].name, h.output), None)).collect();
+    let mut flops = None;
+    if let Some(shapes) = input_shapes {
+        let mut known = BTreeMap::new();
+        for ((_, id), s) in b.inputs.iter().zip(shapes) {
+            if let Some(id) = id {
+                known.insert(*id, s.clone());
+            }
+        }
+        for (id, t) in &b.params {
+            known.insert(*id, t.shape.clone());
+        }
+        let gs = infer_shapes(g, &known)?;
+        for (slot, s) in inputs.iter_mut().zip(shapes) {
+            slot.1 = Some(s.clone());
+        }
+        for (o, h) in outputs.iter_mut().zip(&g.heads) {
+            o.1 = gs.outputs[h.node].get(h.output).cloned();
+        }
+        let mut total = 0u64;
+        for (i, n) in g.nodes.iter().enumerate() {
+            if let (true, NodeKind::Op(op)) = (live[i], &n.kind) {
+                let ins: Vec<Vec<usize>> = n.inputs.iter().map(|e| gs.outputs[e.node].get(e.output).cloned().unwrap_or_default()).collect();
+                total += op.flops(&ins, &gs.outputs[i]);
+            }
+        }
+        flops = Some(total);
+    }
+    Ok(ModelInfo {
+        mxnet_version: version_string(g.version),
+        inputs,
+        outputs,
+        op_counts,
+        params,
+        param_count: count,
+        param_bytes: bytes,
+        flops,
+    })
+}
