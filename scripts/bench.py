@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU latency of mxnet-web next to MXNet 1.9.1, measured in the same run, as a ratio.
 
-    cargo build --release && .venv/bin/python scripts/bench.py [--runs 20] [--models resnet18_v1,mobilenetv2_1.0]
+    cargo build --release && .venv/bin/python scripts/bench.py [--runs 20] [--models resnet18_v1,mobilenetv2_1_0]
 
 Uses the model-zoo fixtures in tests/fixtures/big (generate with tests/fixtures/generate.py --big).
 MXNet runs the same exported files through SymbolBlock.imports, hybridized with static_alloc
@@ -61,7 +61,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--models", default="resnet18_v1,mobilenetv2_1.0")
+    ap.add_argument("--models", default="resnet18_v1,mobilenetv2_1_0")
     ap.add_argument("--threads", default="1", help="comma list of thread counts for both runtimes")
     a = ap.parse_args()
     print("%-18s %7s %12s %12s %8s" % ("model", "threads", "mxnet ms", "ours ms", "ratio"))

@@ -32,17 +32,17 @@ fn resnet50_v2() {
 
 #[test]
 fn mobilenet1_0() {
-    zoo("mobilenet1.0");
+    zoo("mobilenet1_0");
 }
 
 #[test]
 fn mobilenetv2_1_0() {
-    zoo("mobilenetv2_1.0");
+    zoo("mobilenetv2_1_0");
 }
 
 #[test]
 fn squeezenet1_1() {
-    zoo("squeezenet1.1");
+    zoo("squeezenet1_1");
 }
 
 #[test]
@@ -53,4 +53,21 @@ fn densenet121() {
 #[test]
 fn inceptionv3() {
     zoo("inceptionv3");
+}
+
+/// Legacy graphs from public repositories (MXNet 0.9–0.11) whose weights are not published:
+/// random weights of the shapes MXNet infers, too big to commit.
+#[test]
+fn legacy_keyky_mobilenet_v2() {
+    zoo("legacy_keyky_mobilenet_v2");
+}
+
+#[test]
+fn legacy_lightened_cnn() {
+    zoo("legacy_lightened_cnn");
+}
+
+#[test]
+fn legacy_miaow1988_squeezenet_v1_2() {
+    zoo("legacy_miaow1988_squeezenet_v1_2");
 }

@@ -82,6 +82,9 @@ struct RunArgs {
     /// Output directory (created if needed).
     #[arg(long)]
     out: PathBuf,
+    /// Also print a summary of each output (shape, range, top entries).
+    #[arg(long)]
+    print: bool,
 }
 
 #[derive(Args)]
@@ -188,8 +191,24 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     for (i, t) in outs.iter().enumerate() {
         let path = a.out.join(format!("out_{i}.npy"));
         std::fs::write(&path, write_npy(t)?).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        if a.print {
+            print_summary(i, t, &path);
+        }
     }
     Ok(())
+}
+
+/// One output's shape, value range and, per row of the last axis, its largest entries.
+fn print_summary(i: usize, t: &Tensor, path: &Path) {
+    let (lo, hi) = t.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    println!("out_{i} {} min {lo:.4} max {hi:.4} -> {}", shape_str(&t.shape), path.display());
+    let last = t.shape.last().copied().unwrap_or(1).max(1);
+    for (r, row) in t.data.chunks(last).take(4).enumerate() {
+        let mut idx: Vec<usize> = (0..row.len()).collect();
+        idx.sort_by(|&x, &y| row[y].total_cmp(&row[x]));
+        let top: Vec<String> = idx.iter().take(5).map(|&k| format!("[{k}] {:.4}", row[k])).collect();
+        println!("  row {r}: top {}", top.join("  "));
+    }
 }
 
 fn human_bytes(b: usize) -> String {
