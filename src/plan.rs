@@ -84,6 +84,7 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
     }
     let shapes = infer_shapes(graph, &known)?;
     let live = graph.live_nodes();
+    let label_only = graph.label_only_nodes();
 
     // Pass 1: give every value an identity; views share their input's identity.
     // value_of[node][output] = value id
@@ -122,6 +123,16 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
                 };
                 value_of[id] = vec![origins.len()];
                 origins.push(origin);
+            }
+            NodeKind::Op(op) if label_only[id] => {
+                // Computes only a loss label: never run.
+                value_of[id] = (0..op.num_outputs())
+                    .map(|_| {
+                        origins.push(Origin::Unbound);
+                        origins.len() - 1
+                    })
+                    .collect();
+                is_view_step[id] = true;
             }
             NodeKind::Op(op) => {
                 if op.is_view() && op.num_outputs() == 1 {
@@ -207,7 +218,7 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
         let inputs: Vec<Value> = node
             .inputs
             .iter()
-            .map(|e| value(value_of[e.node][e.output], &shapes.outputs[e.node][e.output], &slot_of))
+            .map(|e| value(value_of[e.node][e.output], shapes.outputs[e.node].get(e.output).map_or(&[][..], |s| s.as_slice()), &slot_of))
             .collect();
         let outputs: Vec<Value> =
             value_of[id].iter().enumerate().map(|(k, &v)| value(v, &out_shapes[k], &slot_of)).collect();

@@ -189,10 +189,41 @@ impl Graph {
         self.nodes.iter().enumerate().filter(|(_, n)| matches!(n.kind, NodeKind::Variable)).map(|(i, _)| i)
     }
 
+    /// Nodes whose values reach nothing but the label slots of loss-output operators, directly
+    /// or through other such nodes (`softmax_label → Reshape → SoftmaxOutput.label`). They are
+    /// never computed at inference, and variables among them are optional labels.
+    pub fn label_only_nodes(&self) -> Vec<bool> {
+        let n = self.nodes.len();
+        // consumers[i]: (consumer node, slot role) for every use of node i.
+        let mut uses: Vec<Vec<(usize, InputRole)>> = vec![Vec::new(); n];
+        for (c, node) in self.nodes.iter().enumerate() {
+            if let NodeKind::Op(op) = &node.kind {
+                let slots = op.inputs();
+                for (k, e) in node.inputs.iter().enumerate() {
+                    let role = slots.get(k).map(|s| s.1).unwrap_or(InputRole::Data);
+                    uses[e.node].push((c, role));
+                }
+            }
+        }
+        let heads: Vec<usize> = self.heads.iter().map(|h| h.node).collect();
+        let mut label_only = vec![false; n];
+        for i in (0..n).rev() {
+            label_only[i] = !uses[i].is_empty()
+                && !heads.contains(&i)
+                && uses[i].iter().all(|&(c, role)| role == InputRole::Label || label_only[c]);
+        }
+        label_only
+    }
+
     /// The role of each variable, from the operator slots that consume it (spec §2.6). A variable
-    /// consumed by nothing is `Data`; one consumed in several roles takes the first non-Data role.
+    /// consumed by nothing is `Data`; one consumed in several roles takes the first non-Data role;
+    /// one that only feeds labels (possibly through Reshape and the like) is a `Label`.
     pub fn variable_roles(&self) -> BTreeMap<usize, InputRole> {
-        let mut roles: BTreeMap<usize, InputRole> = self.variables().map(|v| (v, InputRole::Data)).collect();
+        let label_only = self.label_only_nodes();
+        let mut roles: BTreeMap<usize, InputRole> = self
+            .variables()
+            .map(|v| (v, if label_only[v] { InputRole::Label } else { InputRole::Data }))
+            .collect();
         for n in &self.nodes {
             if let NodeKind::Op(op) = &n.kind {
                 for (e, (_, role)) in n.inputs.iter().zip(op.inputs()) {

@@ -20,6 +20,9 @@ pub struct GraphShapes {
 /// Infers shapes given the known variable shapes (`known[node_id]`).
 pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Result<GraphShapes> {
     let live = graph.live_nodes();
+    // Values that only feed loss labels are never computed: their shapes stay unknown and the
+    // loss operator infers its label's shape itself.
+    let label_only = graph.label_only_nodes();
     let mut outputs: Vec<Vec<Vec<usize>>> = vec![Vec::new(); graph.nodes.len()];
     let mut var_shape: Vec<Option<Vec<usize>>> = vec![None; graph.nodes.len()];
     let mut inferred = BTreeMap::new();
@@ -28,7 +31,7 @@ pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Resul
     }
 
     for (id, node) in graph.nodes.iter().enumerate() {
-        if !live[id] {
+        if !live[id] || (label_only[id] && node.op().is_some()) {
             continue;
         }
         let op = match &node.kind {
@@ -45,11 +48,27 @@ pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Resul
             .iter()
             .map(|e| match &graph.nodes[e.node].kind {
                 NodeKind::Variable => var_shape[e.node].clone(),
+                NodeKind::Op(_) if label_only[e.node] => None,
                 NodeKind::Op(_) => outputs[e.node].get(e.output).cloned(),
             })
             .collect();
         let given: Vec<bool> = ins.iter().map(Option::is_some).collect();
-        let outs = op.infer_shape(&mut ins).map_err(|e| e.at_node(&node.name, op.name()))?;
+        let outs = op.infer_shape(&mut ins).map_err(|e| {
+            // Name every input with its shape: a wrong parameter shape is then easy to trace to
+            // the parameter (MXNet's own message names only the operator).
+            let slots = op.inputs();
+            let described: Vec<String> = node
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(k, e)| {
+                    let slot = slots.get(k).map(|s| s.0.as_str()).unwrap_or("?");
+                    let shape = given[k].then(|| ins[k].as_deref().map(fmt_shape)).flatten();
+                    format!("{slot}='{}' {}", graph.nodes[e.node].name, shape.unwrap_or_else(|| "(unknown)".into()))
+                })
+                .collect();
+            Error::Shape(format!("{e}; inputs: {}", described.join(", "))).at_node(&node.name, op.name())
+        })?;
         if outs.len() != op.num_outputs() {
             return Err(Error::Shape(format!(
                 "node '{}' ({}): shape rule returned {} outputs, expected {}",
@@ -64,6 +83,9 @@ pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Resul
                 continue;
             }
             let slot = op.inputs().get(k).map(|s| s.0.clone()).unwrap_or_default();
+            if label_only[e.node] && graph.nodes[e.node].op().is_some() {
+                continue;
+            }
             match &ins[k] {
                 Some(s) => {
                     var_shape[e.node] = Some(s.clone());
