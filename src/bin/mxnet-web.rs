@@ -22,7 +22,11 @@ use mxnet_web::model::{export_file_names, version_string};
 use mxnet_web::{BindOptions, Error, Model, Result, Tensor};
 
 #[derive(Parser)]
-#[command(name = "mxnet-web", version, about = "Run and inspect Apache MXNet / Gluon models")]
+#[command(
+    name = "mxnet-web",
+    version,
+    about = "Run and inspect Apache MXNet / Gluon models"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -137,8 +141,12 @@ fn model_files(m: &ModelArgs) -> Result<(PathBuf, PathBuf)> {
             Ok((s.into(), w.into()))
         }
         (None, Some(s), Some(p)) => Ok((s.clone(), p.clone())),
-        (Some(_), _, _) => Err(Error::Input("give either PREFIX or --symbol/--params, not both".into())),
-        _ => Err(Error::Input("give PREFIX (with --epoch) or both --symbol FILE and --params FILE".into())),
+        (Some(_), _, _) => Err(Error::Input(
+            "give either PREFIX or --symbol/--params, not both".into(),
+        )),
+        _ => Err(Error::Input(
+            "give PREFIX (with --epoch) or both --symbol FILE and --params FILE".into(),
+        )),
     }
 }
 
@@ -153,7 +161,11 @@ fn load(m: &ModelArgs, input_names: Vec<String>) -> Result<Model> {
         inputs: input_names,
         allow_missing: m.allow_missing,
         ignore_extra: m.ignore_extra,
-        prefix_map: m.prefix_map.iter().map(|s| BindOptions::parse_prefix_map(s)).collect::<Result<_>>()?,
+        prefix_map: m
+            .prefix_map
+            .iter()
+            .map(|s| BindOptions::parse_prefix_map(s))
+            .collect::<Result<_>>()?,
     };
     Model::from_files(symbol, params, &opts)
 }
@@ -169,28 +181,43 @@ fn parse_shape(s: &str) -> Result<Vec<usize>> {
     s.trim_matches(|c| c == '(' || c == ')')
         .split(',')
         .filter(|d| !d.trim().is_empty())
-        .map(|d| d.trim().parse::<usize>().map_err(|_| Error::Input(format!("bad dimension '{d}' in shape '{s}'"))))
+        .map(|d| {
+            d.trim()
+                .parse::<usize>()
+                .map_err(|_| Error::Input(format!("bad dimension '{d}' in shape '{s}'")))
+        })
         .collect()
 }
 
 fn cmd_run(a: RunArgs) -> Result<()> {
-    let mut names = Vec::new();
-    let mut tensors = Vec::new();
-    for spec in &a.inputs {
-        let (name, file) = match spec.split_once('=') {
+    let specs: Vec<(String, String)> = a
+        .inputs
+        .iter()
+        .map(|spec| match spec.split_once('=') {
             Some((n, f)) => (n.to_string(), f.to_string()),
             None => ("data".to_string(), spec.clone()),
-        };
-        let bytes = std::fs::read(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
-        tensors.push(read_npy(&bytes, &file)?);
-        names.push(name);
+        })
+        .collect();
+    let mut model = load(&a.model, specs.iter().map(|s| s.0.clone()).collect())?;
+    let mut tensors = Vec::new();
+    for (_, file) in &specs {
+        let bytes = std::fs::read(file).map_err(|source| Error::Io {
+            path: file.clone(),
+            source,
+        })?;
+        tensors.push(read_npy(&bytes, file)?);
     }
-    let mut model = load(&a.model, names)?;
     let outs = model.run(&tensors)?;
-    std::fs::create_dir_all(&a.out).map_err(|source| Error::Io { path: a.out.display().to_string(), source })?;
+    std::fs::create_dir_all(&a.out).map_err(|source| Error::Io {
+        path: a.out.display().to_string(),
+        source,
+    })?;
     for (i, t) in outs.iter().enumerate() {
         let path = a.out.join(format!("out_{i}.npy"));
-        std::fs::write(&path, write_npy(t)?).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        std::fs::write(&path, write_npy(t)?).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         if a.print {
             print_summary(i, t, &path);
         }
@@ -200,13 +227,26 @@ fn cmd_run(a: RunArgs) -> Result<()> {
 
 /// One output's shape, value range and, per row of the last axis, its largest entries.
 fn print_summary(i: usize, t: &Tensor, path: &Path) {
-    let (lo, hi) = t.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
-    println!("out_{i} {} min {lo:.4} max {hi:.4} -> {}", shape_str(&t.shape), path.display());
+    let (lo, hi) = t
+        .data
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    println!(
+        "out_{i} {} min {lo:.4} max {hi:.4} -> {}",
+        shape_str(&t.shape),
+        path.display()
+    );
     let last = t.shape.last().copied().unwrap_or(1).max(1);
     for (r, row) in t.data.chunks(last).take(4).enumerate() {
         let mut idx: Vec<usize> = (0..row.len()).collect();
         idx.sort_by(|&x, &y| row[y].total_cmp(&row[x]));
-        let top: Vec<String> = idx.iter().take(5).map(|&k| format!("[{k}] {:.4}", row[k])).collect();
+        let top: Vec<String> = idx
+            .iter()
+            .take(5)
+            .map(|&k| format!("[{k}] {:.4}", row[k]))
+            .collect();
         println!("  row {r}: top {}", top.join("  "));
     }
 }
@@ -227,7 +267,9 @@ fn shape_str(s: &[usize]) -> String {
 
 fn cmd_inspect(a: InspectArgs) -> Result<()> {
     if a.files.is_empty() {
-        return Err(Error::Input("give a symbol JSON and/or params file (or a Gluon prefix)".into()));
+        return Err(Error::Input(
+            "give a symbol JSON and/or params file (or a Gluon prefix)".into(),
+        ));
     }
     let mut symbol: Option<PathBuf> = None;
     let mut params: Option<PathBuf> = None;
@@ -242,9 +284,15 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
                 }
                 continue;
             }
-            return Err(Error::Input(format!("{} does not exist (neither a file nor a Gluon prefix)", f.display())));
+            return Err(Error::Input(format!(
+                "{} does not exist (neither a file nor a Gluon prefix)",
+                f.display()
+            )));
         }
-        let bytes = std::fs::read(f).map_err(|source| Error::Io { path: f.display().to_string(), source })?;
+        let bytes = std::fs::read(f).map_err(|source| Error::Io {
+            path: f.display().to_string(),
+            source,
+        })?;
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
             symbol = Some(f.clone());
         } else {
@@ -258,26 +306,50 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
     }
 
     if let Some(sym) = &symbol {
-        let text = std::fs::read_to_string(sym).map_err(|source| Error::Io { path: sym.display().to_string(), source })?;
+        let text = std::fs::read_to_string(sym).map_err(|source| Error::Io {
+            path: sym.display().to_string(),
+            source,
+        })?;
         let name = sym.display().to_string();
         let raw = parse_symbol(&text, &name)?;
         let graph = Graph::from_raw(raw, &name)?;
         let n_ops = graph.nodes.iter().filter(|n| n.op().is_some()).count();
         println!("symbol   {name}");
-        println!("  written by MXNet {}{}", version_string(graph.version), if graph.version < 900 { " (pre-0.9: upgraded on load)" } else { "" });
-        println!("  {} nodes, {} operators, {} outputs", graph.nodes.len(), n_ops, graph.heads.len());
+        println!(
+            "  written by MXNet {}{}",
+            version_string(graph.version),
+            if graph.version < 900 {
+                " (pre-0.9: upgraded on load)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  {} nodes, {} operators, {} outputs",
+            graph.nodes.len(),
+            n_ops,
+            graph.heads.len()
+        );
 
         // Inputs: variables absent from the params file (or all variables fed as Data without params).
         let file_params = match &params {
             Some(p) => {
-                let bytes = std::fs::read(p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+                let bytes = std::fs::read(p).map_err(|source| Error::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?;
                 Some(read_params(&bytes, &p.display().to_string())?)
             }
             None => None,
         };
         let keys: Vec<String> = file_params
             .as_ref()
-            .map(|f| f.names.iter().map(|n| mxnet_web::bind::strip_role(n).to_string()).collect())
+            .map(|f| {
+                f.names
+                    .iter()
+                    .map(|n| mxnet_web::bind::strip_role(n).to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         let roles = graph.variable_roles();
         let data_vars: Vec<String> = graph
@@ -288,28 +360,58 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
             })
             .map(|v| graph.nodes[v].name.clone())
             .collect();
-        let input_names: Vec<String> = if shapes.is_empty() { data_vars.clone() } else { shapes.iter().map(|s| s.0.clone()).collect() };
+        let input_names: Vec<String> = if shapes.is_empty() {
+            data_vars.clone()
+        } else {
+            shapes.iter().map(|s| s.0.clone()).collect()
+        };
 
         if let Some(pf) = file_params {
-            let pname = params.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            let opts = BindOptions { inputs: input_names.clone(), allow_missing: true, ignore_extra: true, prefix_map: vec![] };
+            let pname = params
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let opts = BindOptions {
+                inputs: input_names.clone(),
+                allow_missing: true,
+                ignore_extra: true,
+                prefix_map: vec![],
+            };
             let model = Model::from_parts(graph, pf, &pname, &opts)?;
-            let shape_list: Option<Vec<Vec<usize>>> =
-                if shapes.is_empty() { None } else { Some(shapes.iter().map(|s| s.1.clone()).collect()) };
+            let shape_list: Option<Vec<Vec<usize>>> = if shapes.is_empty() {
+                None
+            } else {
+                Some(shapes.iter().map(|s| s.1.clone()).collect())
+            };
             let info = model.info(shape_list.as_deref())?;
             print_info(&info);
             println!("params   {pname}");
-            println!("  {} arrays, {} values, {}", info.params.len(), info.param_count, human_bytes(info.param_bytes));
+            println!(
+                "  {} arrays, {} values, {}",
+                info.params.len(),
+                info.param_count,
+                human_bytes(info.param_bytes)
+            );
             let missing = &model.bound().missing;
             if !missing.is_empty() {
                 let g = &model.bound().graph;
                 println!(
                     "  missing from the file: {}",
-                    missing.iter().map(|m| g.nodes[*m].name.as_str()).collect::<Vec<_>>().join(", ")
+                    missing
+                        .iter()
+                        .map(|m| g.nodes[*m].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
             for (name, shape, dtype, role) in &info.params {
-                println!("  {:<48} {:<20} {:<8} {:?}", name, shape_str(shape), dtype, role);
+                println!(
+                    "  {:<48} {:<20} {:<8} {:?}",
+                    name,
+                    shape_str(shape),
+                    dtype,
+                    role
+                );
             }
         } else {
             println!("inputs   {}", input_names.join(", "));
@@ -319,17 +421,45 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
                     *counts.entry(op.name()).or_insert(0usize) += 1;
                 }
             }
-            println!("ops      {}", counts.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", "));
+            println!(
+                "ops      {}",
+                counts
+                    .iter()
+                    .map(|(k, v)| format!("{k} ×{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
     } else if let Some(p) = &params {
-        let bytes = std::fs::read(p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+        let bytes = std::fs::read(p).map_err(|source| Error::Io {
+            path: p.display().to_string(),
+            source,
+        })?;
         let pf = read_params(&bytes, &p.display().to_string())?;
-        let total: usize = pf.arrays.iter().map(|a| a.data.len() * a.dtype.size()).sum();
+        let total: usize = pf
+            .arrays
+            .iter()
+            .map(|a| a.data.len() * a.dtype.size())
+            .sum();
         println!("params   {}", p.display());
-        println!("  {} arrays{}, {}", pf.arrays.len(), if pf.names.is_empty() { " (unnamed list)" } else { "" }, human_bytes(total));
+        println!(
+            "  {} arrays{}, {}",
+            pf.arrays.len(),
+            if pf.names.is_empty() {
+                " (unnamed list)"
+            } else {
+                ""
+            },
+            human_bytes(total)
+        );
         for (i, arr) in pf.arrays.iter().enumerate() {
             let name = pf.names.get(i).cloned().unwrap_or_else(|| format!("[{i}]"));
-            println!("  {:<48} {:<20} {}", name, shape_str(&arr.shape), arr.dtype.name());
+            println!(
+                "  {:<48} {:<20} {}",
+                name,
+                shape_str(&arr.shape),
+                arr.dtype.name()
+            );
         }
     }
     Ok(())
@@ -337,17 +467,32 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
 
 fn print_info(info: &mxnet_web::ModelInfo) {
     for (n, s) in &info.inputs {
-        println!("input    {n} {}", s.as_ref().map(|s| shape_str(s)).unwrap_or_else(|| "(shape unknown: pass --shape NAME=D1,D2,...)".into()));
+        println!(
+            "input    {n} {}",
+            s.as_ref()
+                .map(|s| shape_str(s))
+                .unwrap_or_else(|| "(shape unknown: pass --shape NAME=D1,D2,...)".into())
+        );
     }
     for (n, s) in &info.outputs {
-        println!("output   {n} {}", s.as_ref().map(|s| shape_str(s)).unwrap_or_default());
+        println!(
+            "output   {n} {}",
+            s.as_ref().map(|s| shape_str(s)).unwrap_or_default()
+        );
     }
     println!(
         "ops      {}",
-        info.op_counts.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ")
+        info.op_counts
+            .iter()
+            .map(|(k, v)| format!("{k} ×{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if let Some(f) = info.flops {
-        println!("FLOPs    {:.3} G (2 per multiply-add; convolution, deconvolution, dense, dot)", f as f64 / 1e9);
+        println!(
+            "FLOPs    {:.3} G (2 per multiply-add; convolution, deconvolution, dense, dot)",
+            f as f64 / 1e9
+        );
     }
 }
 

@@ -1,0 +1,224 @@
+//! The CLI contract an external conformance suite relies on: `run` writes DIR/out_N.npy per head
+//! and exits non-zero with the error on stderr; `inspect` works on every fixture.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use mxnet_web::format::npy::read_npy;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mxnet-web");
+
+fn case(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap()
+}
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("mxnet-web-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn run_writes_one_npy_per_head() {
+    let dir = common::fixtures_dir().join("legacy").join("mtcnn_det3");
+    let c = case(&dir);
+    let out = tmpdir("det3");
+    let status = Command::new(BIN)
+        .args(["run", "--symbol"])
+        .arg(dir.join(c["symbol"].as_str().unwrap()))
+        .arg("--params")
+        .arg(dir.join(c["params"].as_str().unwrap()))
+        .arg("--input")
+        .arg(format!("data={}", dir.join("in_data.npy").display()))
+        .arg("--out")
+        .arg(&out)
+        .arg("--backend")
+        .arg("cpu")
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    for k in 0..3 {
+        let ours = read_npy(
+            &std::fs::read(out.join(format!("out_{k}.npy"))).unwrap(),
+            "ours",
+        )
+        .unwrap();
+        let want = read_npy(
+            &std::fs::read(dir.join(format!("out_{k}.npy"))).unwrap(),
+            "mxnet",
+        )
+        .unwrap();
+        assert_eq!(ours.shape, want.shape);
+        for (a, b) in ours.data.iter().zip(&want.data) {
+            assert!(
+                (a - b).abs() <= 1e-5 + 1e-4 * b.abs(),
+                "out_{k}: {a} vs {b}"
+            );
+        }
+    }
+    assert!(!out.join("out_3.npy").exists());
+}
+
+#[test]
+fn run_with_gluon_prefix_and_epoch() {
+    let dir = common::fixtures_dir().join("models").join("tiny_resnet");
+    let out = tmpdir("prefix");
+    let st = Command::new(BIN)
+        .arg("run")
+        .arg(dir.join("model"))
+        .args(["--epoch", "0", "--input"])
+        .arg(dir.join("in_data.npy")) // a bare file is the input "data"
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(out.join("out_0.npy").exists());
+}
+
+#[test]
+fn failures_exit_nonzero_with_the_error_on_stderr() {
+    let dir = common::fixtures_dir()
+        .join("flows")
+        .join("prefix_mismatch_structural");
+    let c = case(&dir);
+    let st = Command::new(BIN)
+        .args(["run", "--symbol"])
+        .arg(dir.join(c["symbol"].as_str().unwrap()))
+        .arg("--params")
+        .arg(dir.join(c["params"].as_str().unwrap()))
+        .arg("--input")
+        .arg(format!(
+            "data={}",
+            dir.join(c["inputs"][0]["file"].as_str().unwrap()).display()
+        ))
+        .arg("--out")
+        .arg(tmpdir("err"))
+        .output()
+        .unwrap();
+    assert!(!st.status.success());
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        err.contains("is missing in file") && err.contains("same prefix"),
+        "{err}"
+    );
+
+    let st = Command::new(BIN)
+        .args([
+            "run",
+            "--symbol",
+            "/nonexistent-symbol.json",
+            "--params",
+            "/x.params",
+            "--input",
+            "x.npy",
+            "--out",
+            "/tmp/x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!st.status.success());
+    assert!(String::from_utf8_lossy(&st.stderr).contains("/nonexistent-symbol.json"));
+}
+
+#[test]
+fn prefix_map_flag_makes_a_renamed_file_load() {
+    let dir = common::fixtures_dir().join("flows").join("prefix_map");
+    let c = case(&dir);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--symbol"])
+        .arg(dir.join(c["symbol"].as_str().unwrap()))
+        .arg("--params")
+        .arg(dir.join(c["params"].as_str().unwrap()))
+        .arg("--input")
+        .arg(format!(
+            "data={}",
+            dir.join(c["inputs"][0]["file"].as_str().unwrap()).display()
+        ))
+        .arg("--out")
+        .arg(tmpdir("pm"));
+    for m in c["prefix_map"].as_array().unwrap() {
+        cmd.arg("--prefix-map").arg(m.as_str().unwrap());
+    }
+    let st = cmd.output().unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+#[test]
+fn inspect_works_on_every_fixture() {
+    let mut n = 0;
+    for group in ["ops", "flows", "legacy", "models"] {
+        for dir in common::cases(group) {
+            let c = case(&dir);
+            let Some(sym) = c["symbol"].as_str() else {
+                continue;
+            };
+            let mut cmd = Command::new(BIN);
+            cmd.arg("inspect").arg(dir.join(sym));
+            if let Some(p) = c["params"].as_str() {
+                cmd.arg(dir.join(p));
+            }
+            let st = cmd.output().unwrap();
+            let expect_error = !c["expect_error"].is_null();
+            let stdout = String::from_utf8_lossy(&st.stdout);
+            if !expect_error {
+                assert!(
+                    st.status.success(),
+                    "inspect {}: {}",
+                    dir.display(),
+                    String::from_utf8_lossy(&st.stderr)
+                );
+                assert!(
+                    stdout.contains("symbol") && stdout.contains("ops"),
+                    "{}: {stdout}",
+                    dir.display()
+                );
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 300, "only {n} fixtures inspected");
+}
+
+#[test]
+fn inspect_reports_shapes_flops_and_params() {
+    let dir = common::fixtures_dir().join("models").join("tiny_resnet");
+    let st = Command::new(BIN)
+        .arg("inspect")
+        .arg(dir.join("model-symbol.json"))
+        .arg(dir.join("model-0000.params"))
+        .args(["--shape", "data=1,3,32,32"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    for want in [
+        "MXNet 1.9.1",
+        "input    data (1, 3, 32, 32)",
+        "FLOPs",
+        "Convolution ×",
+        "float32",
+        "Aux",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}
