@@ -9,18 +9,30 @@ const GOOD_JSON: &str = r#"{"nodes":[{"op":"null","name":"data","inputs":[]},
  "arg_nodes":[0,1],"heads":[[2,0,0]],"attrs":{"mxnet_version":["int",10901]}}"#;
 
 fn good_params() -> Vec<u8> {
-    let w = NDArray { shape: vec![2, 3], dtype: DType::F32, data: vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0] };
+    let w = NDArray {
+        shape: vec![2, 3],
+        dtype: DType::F32,
+        data: vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+    };
     write_params(&[w], &["arg:w".to_string()], RecordVersion::V2)
 }
 
 fn load(json: &str, params: &[u8]) -> Result<Model, mxnet_web::Error> {
-    Model::from_bytes(json, "net-symbol.json", params, "net-0000.params", &BindOptions::default())
+    Model::from_bytes(
+        json,
+        "net-symbol.json",
+        params,
+        "net-0000.params",
+        &BindOptions::default(),
+    )
 }
 
 #[test]
 fn the_good_model_runs() {
     let mut m = load(GOOD_JSON, &good_params()).unwrap();
-    let out = m.run(&[Tensor::new(vec![1, 3], vec![5.0, 6.0, 7.0]).unwrap()]).unwrap();
+    let out = m
+        .run(&[Tensor::new(vec![1, 3], vec![5.0, 6.0, 7.0]).unwrap()])
+        .unwrap();
     assert_eq!(out[0].shape, vec![1, 2]);
     assert_eq!(out[0].data, vec![5.0, 6.0]);
 }
@@ -60,7 +72,10 @@ fn corrupt_params_files() {
     cases.push((b"\x89PNG\r\n\x1a\n not params".to_vec(), "magic"));
     for (bytes, want) in cases {
         let e = load(GOOD_JSON, &bytes).unwrap_err().to_string();
-        assert!(e.contains(want) && e.contains("net-0000.params"), "want {want:?}: {e}");
+        assert!(
+            e.contains(want) && e.contains("net-0000.params"),
+            "want {want:?}: {e}"
+        );
     }
 }
 
@@ -97,18 +112,27 @@ fn bad_symbol_files() {
     ];
     for (json, want) in cases {
         let e = load(json, &good_params()).unwrap_err().to_string();
-        assert!(e.contains(want) && e.contains("net-symbol.json"), "want {want:?}: {e}");
+        assert!(
+            e.contains(want) && e.contains("net-symbol.json"),
+            "want {want:?}: {e}"
+        );
     }
 }
 
 #[test]
 fn wrong_input_shapes_name_the_node() {
     let mut m = load(GOOD_JSON, &good_params()).unwrap();
-    let e = m.run(&[Tensor::new(vec![1, 4], vec![0.0; 4]).unwrap()]).unwrap_err().to_string();
+    let e = m
+        .run(&[Tensor::new(vec![1, 4], vec![0.0; 4]).unwrap()])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("fc") && e.contains("(1, 4)"), "{e}");
     let e = m.run(&[]).unwrap_err().to_string();
     assert!(e.contains("1 input"), "{e}");
-    let bad = Tensor { shape: vec![1, 3], data: vec![0.0; 2] };
+    let bad = Tensor {
+        shape: vec![1, 3],
+        data: vec![0.0; 2],
+    };
     assert!(m.run(&[bad]).is_err());
 }
 

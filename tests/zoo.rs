@@ -9,14 +9,26 @@ fn zoo(name: &str) {
     let dir = common::fixtures_dir().join("big").join(name);
     if !dir.join("case.json").exists() {
         if std::env::var("MXNET_WEB_REQUIRE_BIG").as_deref() == Ok("1") {
-            panic!("{} is missing: run .venv/bin/python tests/fixtures/generate.py --big", dir.display());
+            panic!(
+                "{} is missing: run .venv/bin/python tests/fixtures/generate.py --big",
+                dir.display()
+            );
         }
-        eprintln!("SKIP {name}: {} not generated (run .venv/bin/python tests/fixtures/generate.py --big)", dir.display());
+        eprintln!(
+            "SKIP {name}: {} not generated (run .venv/bin/python tests/fixtures/generate.py --big)",
+            dir.display()
+        );
         return;
     }
     let start = std::time::Instant::now();
     let o = common::run_case(&dir);
-    println!("{} {:<30} {} ({:.1} s)", if o.ok { "ok  " } else { "FAIL" }, o.name, o.detail, start.elapsed().as_secs_f32());
+    println!(
+        "{} {:<30} {} ({:.1} s)",
+        if o.ok { "ok  " } else { "FAIL" },
+        o.name,
+        o.detail,
+        start.elapsed().as_secs_f32()
+    );
     assert!(o.ok, "{}: {}", o.name, o.detail);
 }
 
