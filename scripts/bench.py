@@ -48,7 +48,7 @@ def ours_median(case_dir, case, runs, warmup, threads):
         shape = np.load(os.path.join(case_dir, i["file"])).shape
         shapes += ["--shape", "%s=%s" % (i["name"], ",".join(map(str, shape)))]
     exe = os.path.join(REPO, "target", "release", "mxnet-web")
-    env = dict(os.environ, MXNET_WEB_THREADS=str(threads))
+    env = dict(os.environ, MATMUL_NUM_THREADS=str(threads))
     out = subprocess.run([exe, "bench", "--backend", "cpu", "--symbol", os.path.join(case_dir, case["symbol"]),
                           "--params", os.path.join(case_dir, case["params"]), "--runs", str(runs),
                           "--warmup", str(warmup)] + shapes, capture_output=True, text=True, env=env)

@@ -18,6 +18,7 @@ pub mod format;
 pub mod graph;
 pub mod model;
 pub mod ops;
+pub mod optimize;
 pub mod plan;
 pub mod tensor;
 

@@ -23,22 +23,35 @@ use crate::tensor::{numel, Tensor};
 /// A loaded model, ready to run. Plans are built per distinct set of input shapes and cached.
 #[derive(Debug)]
 pub struct Model {
+    /// The bound model after backend-independent rewrites ([`crate::optimize`]).
     bound: BoundModel,
+    /// The graph as the file describes it (what `info` reports).
+    original: Graph,
     plans: HashMap<Vec<Vec<usize>>, CpuExecutable>,
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Gluon's export naming: `PREFIX-symbol.json` and `PREFIX-%04d.params`.
 pub fn export_file_names(prefix: &str, epoch: u32) -> (String, String) {
-    (format!("{prefix}-symbol.json"), format!("{prefix}-{epoch:04}.params"))
+    (
+        format!("{prefix}-symbol.json"),
+        format!("{prefix}-{epoch:04}.params"),
+    )
 }
 
 impl Model {
     /// Loads `symbol.json` + `.params` files.
-    pub fn from_files(symbol: impl AsRef<Path>, params: impl AsRef<Path>, opts: &BindOptions) -> Result<Model> {
+    pub fn from_files(
+        symbol: impl AsRef<Path>,
+        params: impl AsRef<Path>,
+        opts: &BindOptions,
+    ) -> Result<Model> {
         let (symbol, params) = (symbol.as_ref(), params.as_ref());
         let json = read_file(symbol)?;
         let json = String::from_utf8(json).map_err(|_| Error::Symbol {
@@ -46,7 +59,13 @@ impl Model {
             msg: "not UTF-8 text".into(),
         })?;
         let bytes = read_file(params)?;
-        Model::from_bytes(&json, &symbol.display().to_string(), &bytes, &params.display().to_string(), opts)
+        Model::from_bytes(
+            &json,
+            &symbol.display().to_string(),
+            &bytes,
+            &params.display().to_string(),
+            opts,
+        )
     }
 
     /// Loads Gluon-exported files `PREFIX-symbol.json` and `PREFIX-EPOCH.params`.
@@ -56,19 +75,41 @@ impl Model {
     }
 
     /// Loads from in-memory contents; the names are used in error messages.
-    pub fn from_bytes(symbol_json: &str, symbol_name: &str, params: &[u8], params_name: &str, opts: &BindOptions) -> Result<Model> {
+    pub fn from_bytes(
+        symbol_json: &str,
+        symbol_name: &str,
+        params: &[u8],
+        params_name: &str,
+        opts: &BindOptions,
+    ) -> Result<Model> {
         let graph = Graph::from_json(symbol_json, symbol_name)?;
         let params = read_params(params, params_name)?;
         Model::from_parts(graph, params, params_name, opts)
     }
 
     /// Binds an already parsed graph and params file.
-    pub fn from_parts(graph: Graph, params: ParamsFile, params_name: &str, opts: &BindOptions) -> Result<Model> {
-        let bound = bind(graph, params, params_name, opts)?;
-        Ok(Model { bound, plans: HashMap::new() })
+    pub fn from_parts(
+        graph: Graph,
+        params: ParamsFile,
+        params_name: &str,
+        opts: &BindOptions,
+    ) -> Result<Model> {
+        let mut bound = bind(graph, params, params_name, opts)?;
+        let original = bound.graph.clone();
+        crate::optimize::fold_batchnorm(&mut bound);
+        Ok(Model {
+            bound,
+            original,
+            plans: HashMap::new(),
+        })
     }
 
-    /// The bound model (graph, parameters, inputs).
+    /// The graph as written in the symbol file.
+    pub fn graph(&self) -> &Graph {
+        &self.original
+    }
+
+    /// The bound model as it executes (graph after rewrites, parameters, inputs).
     pub fn bound(&self) -> &BoundModel {
         &self.bound
     }
@@ -109,13 +150,20 @@ impl Model {
             let plan = build_plan(&self.bound, &shapes).map_err(|e| match e {
                 Error::Node { .. } | Error::Shape(_) => Error::Input(format!(
                     "inputs of shape {} do not fit the model: {e}",
-                    shapes.iter().map(|s| fmt_shape(s)).collect::<Vec<_>>().join(", ")
+                    shapes
+                        .iter()
+                        .map(|s| fmt_shape(s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
                 e => e,
             })?;
             self.plans.insert(shapes.clone(), CpuExecutable::new(plan));
         }
-        let exe = self.plans.get_mut(&shapes).ok_or_else(|| Error::Backend("plan cache".into()))?;
+        let exe = self
+            .plans
+            .get_mut(&shapes)
+            .ok_or_else(|| Error::Backend("plan cache".into()))?;
         let refs: Vec<&Tensor> = inputs.iter().collect();
         exe.run(&self.bound.graph, &self.bound.params, &refs)
     }
@@ -145,7 +193,7 @@ impl Model {
 
     /// A summary of the model; with input shapes, also per-output shapes and FLOPs.
     pub fn info(&self, input_shapes: Option<&[Vec<usize>]>) -> Result<ModelInfo> {
-        model_info(&self.bound, input_shapes)
+        model_info(&self.original, &self.bound, input_shapes)
     }
 }
 
@@ -169,8 +217,7 @@ pub fn version_string(v: u32) -> String {
     format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)
 }
 
-fn model_info(b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) -> Result<ModelInfo> {
-    let g = &b.graph;
+fn model_info(g: &Graph, b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) -> Result<ModelInfo> {
     let live = g.live_nodes();
     let mut op_counts = BTreeMap::new();
     for (i, n) in g.nodes.iter().enumerate() {
@@ -181,15 +228,25 @@ fn model_info(b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) -> Result<Mod
     let roles = g.variable_roles();
     let mut params = Vec::new();
     let (mut count, mut bytes) = (0, 0);
-    for (id, t) in &b.params {
+    // Parameters of the original graph (rewrites may add some, e.g. folded biases).
+    for (id, t) in b.params.range(..g.nodes.len()) {
         let dt = b.param_dtypes.get(id).copied().unwrap_or(crate::DType::F32);
         count += t.data.len();
         bytes += t.data.len() * dt.size();
-        params.push((g.nodes[*id].name.clone(), t.shape.clone(), dt.name().to_string(), roles[id]));
+        params.push((
+            g.nodes[*id].name.clone(),
+            t.shape.clone(),
+            dt.name().to_string(),
+            roles[id],
+        ));
     }
-    let mut inputs: Vec<(String, Option<Vec<usize>>)> = b.inputs.iter().map(|(n, _)| (n.clone(), None)).collect();
-    let mut outputs: Vec<(String, Option<Vec<usize>>)> =
-        g.heads.iter().map(|h| (format!("{}_output{}", g.nodes[h.node].name, h.output), None)).collect();
+    let mut inputs: Vec<(String, Option<Vec<usize>>)> =
+        b.inputs.iter().map(|(n, _)| (n.clone(), None)).collect();
+    let mut outputs: Vec<(String, Option<Vec<usize>>)> = g
+        .heads
+        .iter()
+        .map(|h| (format!("{}_output{}", g.nodes[h.node].name, h.output), None))
+        .collect();
     let mut flops = None;
     if let Some(shapes) = input_shapes {
         let mut known = BTreeMap::new();
@@ -198,7 +255,7 @@ fn model_info(b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) -> Result<Mod
                 known.insert(*id, s.clone());
             }
         }
-        for (id, t) in &b.params {
+        for (id, t) in b.params.range(..g.nodes.len()) {
             known.insert(*id, t.shape.clone());
         }
         let gs = infer_shapes(g, &known)?;
@@ -211,7 +268,16 @@ fn model_info(b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) -> Result<Mod
         let mut total = 0u64;
         for (i, n) in g.nodes.iter().enumerate() {
             if let (true, NodeKind::Op(op)) = (live[i], &n.kind) {
-                let ins: Vec<Vec<usize>> = n.inputs.iter().map(|e| gs.outputs[e.node].get(e.output).cloned().unwrap_or_default()).collect();
+                let ins: Vec<Vec<usize>> = n
+                    .inputs
+                    .iter()
+                    .map(|e| {
+                        gs.outputs[e.node]
+                            .get(e.output)
+                            .cloned()
+                            .unwrap_or_default()
+                    })
+                    .collect();
                 total += op.flops(&ins, &gs.outputs[i]);
             }
         }

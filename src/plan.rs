@@ -69,7 +69,12 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
         return Err(Error::Input(format!(
             "the model takes {} input(s) ({}) but {} were given",
             model.inputs.len(),
-            model.inputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+            model
+                .inputs
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             input_shapes.len()
         )));
     }
@@ -98,10 +103,19 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
     let mut origins: Vec<Origin> = Vec::new();
     let mut value_of: Vec<Vec<usize>> = vec![Vec::new(); graph.nodes.len()];
     let mut is_view_step = vec![false; graph.nodes.len()];
-    let input_index: BTreeMap<usize, usize> =
-        model.inputs.iter().enumerate().filter_map(|(i, (_, id))| id.map(|id| (id, i))).collect();
+    let input_index: BTreeMap<usize, usize> = model
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, id))| id.map(|id| (id, i)))
+        .collect();
 
-    for (id, node) in graph.nodes.iter().enumerate() {
+    // Variables first: a rewrite (BatchNorm folding) may append variables after their consumer.
+    let variables_then_ops = graph.variables().chain(
+        (0..graph.nodes.len()).filter(|&i| !matches!(graph.nodes[i].kind, NodeKind::Variable)),
+    );
+    for id in variables_then_ops {
+        let node = &graph.nodes[id];
         if !live[id] {
             continue;
         }
@@ -119,7 +133,10 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
                         node.name, model.params_file
                     )));
                 } else {
-                    return Err(Error::Input(format!("variable '{}' is neither an input nor a parameter", node.name)));
+                    return Err(Error::Input(format!(
+                        "variable '{}' is neither an input nor a parameter",
+                        node.name
+                    )));
                 };
                 value_of[id] = vec![origins.len()];
                 origins.push(origin);
@@ -175,15 +192,26 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
             let n = numel(&input_shapes[*i]);
             slot_sizes.push(n);
             slot_of[v] = Some(slot_sizes.len() - 1);
-            input_slots[*i] = Some(Value { source: Source::Slot(slot_sizes.len() - 1), shape: input_shapes[*i].clone() });
+            input_slots[*i] = Some(Value {
+                source: Source::Slot(slot_sizes.len() - 1),
+                shape: input_shapes[*i].clone(),
+            });
         }
     }
     let alloc = |n: usize, slot_sizes: &mut Vec<usize>, free: &mut Vec<usize>| -> usize {
         // Best fit among free slots; else grow the largest free slot; else a new one.
-        let fit = free.iter().enumerate().filter(|(_, &s)| slot_sizes[s] >= n).min_by_key(|(_, &s)| slot_sizes[s]);
+        let fit = free
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| slot_sizes[s] >= n)
+            .min_by_key(|(_, &s)| slot_sizes[s]);
         let pick = match fit {
             Some((i, _)) => Some(i),
-            None => free.iter().enumerate().max_by_key(|(_, &s)| slot_sizes[s]).map(|(i, _)| i),
+            None => free
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, &s)| slot_sizes[s])
+                .map(|(i, _)| i),
         };
         match pick {
             Some(i) => {
@@ -202,9 +230,14 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
         let source = match origins[v] {
             Origin::Param(id) => Source::Param(id),
             Origin::Unbound => Source::Unbound,
-            Origin::Input(_) | Origin::Computed => Source::Slot(slot_of[v].expect("slot assigned before use")),
+            Origin::Input(_) | Origin::Computed => {
+                Source::Slot(slot_of[v].expect("slot assigned before use"))
+            }
         };
-        Value { source, shape: shape.to_vec() }
+        Value {
+            source,
+            shape: shape.to_vec(),
+        }
     };
 
     let mut steps = Vec::with_capacity(order.len());
@@ -218,15 +251,34 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
         let inputs: Vec<Value> = node
             .inputs
             .iter()
-            .map(|e| value(value_of[e.node][e.output], shapes.outputs[e.node].get(e.output).map_or(&[][..], |s| s.as_slice()), &slot_of))
+            .map(|e| {
+                value(
+                    value_of[e.node][e.output],
+                    shapes.outputs[e.node]
+                        .get(e.output)
+                        .map_or(&[][..], |s| s.as_slice()),
+                    &slot_of,
+                )
+            })
             .collect();
-        let outputs: Vec<Value> =
-            value_of[id].iter().enumerate().map(|(k, &v)| value(v, &out_shapes[k], &slot_of)).collect();
-        steps.push(Step { node: id, inputs, outputs });
+        let outputs: Vec<Value> = value_of[id]
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| value(v, &out_shapes[k], &slot_of))
+            .collect();
+        steps.push(Step {
+            node: id,
+            inputs,
+            outputs,
+        });
 
         // Release values whose last reader was this step (or that nobody reads).
         let mut released: Vec<usize> = Vec::new();
-        let mut candidates: Vec<usize> = node.inputs.iter().map(|e| value_of[e.node][e.output]).collect();
+        let mut candidates: Vec<usize> = node
+            .inputs
+            .iter()
+            .map(|e| value_of[e.node][e.output])
+            .collect();
         candidates.extend(value_of[id].iter().copied());
         for v in candidates {
             let done = match last_use[v] {
@@ -273,5 +325,10 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
             }
         }
     }
-    Ok(Plan { steps, slot_sizes, input_slots, outputs })
+    Ok(Plan {
+        steps,
+        slot_sizes,
+        input_slots,
+        outputs,
+    })
 }

@@ -55,16 +55,20 @@ fn corrupt_params_files() {
     cases.push((m, "magic"));
     // ndim 1,000,000 in a V2 record.
     let mut m = p.clone();
-    m[28..32].copy_from_slice(&1_000_000i32.to_le_bytes());
+    m[32..36].copy_from_slice(&1_000_000i32.to_le_bytes());
     cases.push((m, "ndim"));
     // A dimension of 2^62 must not allocate.
     let mut m = p.clone();
-    m[32..40].copy_from_slice(&(1u64 << 62).to_le_bytes());
+    m[36..44].copy_from_slice(&(1u64 << 62).to_le_bytes());
     cases.push((m, "net-0000.params"));
     // Negative dimension.
     let mut m = p.clone();
-    m[32..40].copy_from_slice(&(-3i64).to_le_bytes());
+    m[36..44].copy_from_slice(&(-3i64).to_le_bytes());
     cases.push((m, "negative"));
+    // An unknown storage type.
+    let mut m = p.clone();
+    m[28..32].copy_from_slice(&7i32.to_le_bytes());
+    cases.push((m, "storage type"));
     // Declared array count far beyond the file.
     let mut m = p.clone();
     m[16..24].copy_from_slice(&u64::MAX.to_le_bytes());

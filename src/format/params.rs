@@ -53,7 +53,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn err(&self, msg: impl Into<String>) -> Error {
-        Error::Params { file: self.file.to_string(), msg: msg.into() }
+        Error::Params {
+            file: self.file.to_string(),
+            msg: msg.into(),
+        }
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
@@ -70,7 +73,9 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or([0; 4])))
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().unwrap_or([0; 4]),
+        ))
     }
 
     fn i32(&mut self, what: &str) -> Result<i32> {
@@ -78,7 +83,9 @@ impl<'a> Reader<'a> {
     }
 
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or([0; 8])))
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().unwrap_or([0; 8]),
+        ))
     }
 
     fn remaining(&self) -> usize {
@@ -93,7 +100,9 @@ impl<'a> Reader<'a> {
         }
         let ndim = ndim as usize;
         if ndim * 8 > self.remaining() {
-            return Err(self.err(format!("{what}: ndim {ndim} is larger than the rest of the file")));
+            return Err(self.err(format!(
+                "{what}: ndim {ndim} is larger than the rest of the file"
+            )));
         }
         let mut dims = Vec::with_capacity(ndim);
         for _ in 0..ndim {
@@ -105,7 +114,11 @@ impl<'a> Reader<'a> {
 
 /// Reads a params file. `file` names it in error messages.
 pub fn read_params(bytes: &[u8], file: &str) -> Result<ParamsFile> {
-    let mut r = Reader { bytes, pos: 0, file };
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        file,
+    };
     if bytes.starts_with(b"PK\x03\x04") {
         return Err(r.err(
             "this is a ZIP (.npz) archive, as MXNet 2.x writes under numpy semantics; \
@@ -113,7 +126,10 @@ pub fn read_params(bytes: &[u8], file: &str) -> Result<ParamsFile> {
         ));
     }
     if bytes.len() < 8 {
-        return Err(r.err(format!("too short to be an MXNet params file ({} bytes)", bytes.len())));
+        return Err(r.err(format!(
+            "too short to be an MXNet params file ({} bytes)",
+            bytes.len()
+        )));
     }
     let magic = r.u64("magic")?;
     if magic != LIST_MAGIC {
@@ -130,7 +146,10 @@ pub fn read_params(bytes: &[u8], file: &str) -> Result<ParamsFile> {
     let mut arrays = Vec::with_capacity(n as usize);
     for i in 0..n as usize {
         let a = read_record(&mut r).map_err(|e| match e {
-            Error::Params { file, msg } => Error::Params { file, msg: format!("array {i}: {msg}") },
+            Error::Params { file, msg } => Error::Params {
+                file,
+                msg: format!("array {i}: {msg}"),
+            },
             e => e,
         })?;
         arrays.push(a);
@@ -145,10 +164,13 @@ pub fn read_params(bytes: &[u8], file: &str) -> Result<ParamsFile> {
     for i in 0..n_names as usize {
         let len = r.u64("name length")?;
         if len > r.remaining() as u64 {
-            return Err(r.err(format!("name {i}: length {len} is larger than the rest of the file")));
+            return Err(r.err(format!(
+                "name {i}: length {len} is larger than the rest of the file"
+            )));
         }
         let b = r.take(len as usize, "name")?;
-        let s = std::str::from_utf8(b).map_err(|_| r.err(format!("name {i} is not valid UTF-8")))?;
+        let s =
+            std::str::from_utf8(b).map_err(|_| r.err(format!("name {i} is not valid UTF-8")))?;
         names.push(s.to_string());
     }
     // Attach names to errors about sparse records we could only report by index.
@@ -172,7 +194,8 @@ fn read_data(r: &mut Reader, dims: Vec<i64>) -> Result<NDArray> {
     let _dev_type = r.i32("context")?;
     let _dev_id = r.i32("context")?;
     let flag = r.i32("type flag")?;
-    let dtype = DType::from_flag(flag).ok_or_else(|| r.err(format!("unknown dtype flag {flag}")))?;
+    let dtype =
+        DType::from_flag(flag).ok_or_else(|| r.err(format!("unknown dtype flag {flag}")))?;
     let numel = checked_numel(r, &dims)?;
     let nbytes = numel
         .checked_mul(dtype.size())
@@ -188,7 +211,11 @@ fn read_data(r: &mut Reader, dims: Vec<i64>) -> Result<NDArray> {
     let raw = r.take(nbytes, "data")?;
     let mut data = Vec::new();
     dtype.decode_to_f32(raw, &mut data);
-    Ok(NDArray { shape: dims.into_iter().map(|d| d as usize).collect(), dtype, data })
+    Ok(NDArray {
+        shape: dims.into_iter().map(|d| d as usize).collect(),
+        dtype,
+        data,
+    })
 }
 
 fn read_record(r: &mut Reader) -> Result<NDArray> {
@@ -200,7 +227,7 @@ fn read_record(r: &mut Reader) -> Result<NDArray> {
                 let kind = match stype {
                     1 => "row_sparse",
                     2 => "csr",
-                    _ => "unknown",
+                    _ => return Err(r.err(format!("unknown storage type {stype} (corrupt file?)"))),
                 };
                 return Err(r.err(format!(
                     "sparse storage type '{kind}' ({stype}) is not supported: mxnet-web needs dense parameters \
@@ -294,15 +321,37 @@ mod tests {
 
     fn arr(shape: &[usize], dtype: DType) -> NDArray {
         let n: usize = shape.iter().product();
-        NDArray { shape: shape.to_vec(), dtype, data: (0..n).map(|i| i as f32 - 1.0).collect() }
+        NDArray {
+            shape: shape.to_vec(),
+            dtype,
+            data: (0..n).map(|i| i as f32 - 1.0).collect(),
+        }
     }
 
     #[test]
     fn round_trips_every_version_and_dtype() {
-        let dtypes = [DType::F32, DType::F64, DType::F16, DType::BF16, DType::I32, DType::I8, DType::I64, DType::F32];
-        let arrays: Vec<NDArray> = dtypes.iter().enumerate().map(|(i, &d)| arr(&[2, i + 1], d)).collect();
+        let dtypes = [
+            DType::F32,
+            DType::F64,
+            DType::F16,
+            DType::BF16,
+            DType::I32,
+            DType::I8,
+            DType::I64,
+            DType::F32,
+        ];
+        let arrays: Vec<NDArray> = dtypes
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| arr(&[2, i + 1], d))
+            .collect();
         let names: Vec<String> = (0..arrays.len()).map(|i| format!("arg:p{i}")).collect();
-        for v in [RecordVersion::Legacy, RecordVersion::V1, RecordVersion::V2, RecordVersion::V3] {
+        for v in [
+            RecordVersion::Legacy,
+            RecordVersion::V1,
+            RecordVersion::V2,
+            RecordVersion::V3,
+        ] {
             let bytes = write_params(&arrays, &names, v);
             let back = read_params(&bytes, "t.params").unwrap();
             assert_eq!(back.arrays, arrays, "{v:?}");
@@ -320,7 +369,10 @@ mod tests {
         b.extend_from_slice(&LIST_MAGIC.to_le_bytes());
         b.extend_from_slice(&0u64.to_le_bytes());
         b.extend_from_slice(&1u64.to_le_bytes());
-        b.extend_from_slice(&[0xca, 0xfa, 0x93, 0xf9, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x60, 0x40]);
+        b.extend_from_slice(&[
+            0xca, 0xfa, 0x93, 0xf9, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0x60, 0x40,
+        ]);
         b.extend_from_slice(&0u64.to_le_bytes());
         let p = read_params(&b, "s.params").unwrap();
         assert_eq!(p.arrays[0].shape, Vec::<usize>::new());
@@ -329,15 +381,24 @@ mod tests {
 
     #[test]
     fn bad_files_are_errors() {
-        let good = write_params(&[arr(&[4, 3], DType::F32)], &["arg:w".into()], RecordVersion::V2);
+        let good = write_params(
+            &[arr(&[4, 3], DType::F32)],
+            &["arg:w".into()],
+            RecordVersion::V2,
+        );
         // Every truncation is an error, never a panic.
         for cut in 0..good.len() {
-            let e = read_params(&good[..cut], "cut.params").unwrap_err().to_string();
+            let e = read_params(&good[..cut], "cut.params")
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("cut.params"), "{e}");
         }
         let mut bad_magic = good.clone();
         bad_magic[0] = 0x13;
-        assert!(read_params(&bad_magic, "m.params").unwrap_err().to_string().contains("magic"));
+        assert!(read_params(&bad_magic, "m.params")
+            .unwrap_err()
+            .to_string()
+            .contains("magic"));
         // Huge declared dims must not allocate.
         let mut huge = good.clone();
         huge[24 + 12..24 + 20].copy_from_slice(&(1u64 << 60).to_le_bytes());
@@ -346,13 +407,22 @@ mod tests {
         let mut names = write_params(&[arr(&[1], DType::F32)], &[], RecordVersion::V2);
         let len = names.len();
         names[len - 8..].copy_from_slice(&5u64.to_le_bytes());
-        assert!(read_params(&names, "n.params").unwrap_err().to_string().contains("names"));
+        assert!(read_params(&names, "n.params")
+            .unwrap_err()
+            .to_string()
+            .contains("names"));
         // Unknown dtype flag.
         let mut dt = good.clone();
         let off = 24 + 4 + 4 + 4 + 16 + 8;
         dt[off..off + 4].copy_from_slice(&99i32.to_le_bytes());
-        assert!(read_params(&dt, "d.params").unwrap_err().to_string().contains("dtype"));
-        assert!(read_params(b"PK\x03\x04rest", "z.params").unwrap_err().to_string().contains("ZIP"));
+        assert!(read_params(&dt, "d.params")
+            .unwrap_err()
+            .to_string()
+            .contains("dtype"));
+        assert!(read_params(b"PK\x03\x04rest", "z.params")
+            .unwrap_err()
+            .to_string()
+            .contains("ZIP"));
     }
 
     #[test]

@@ -77,19 +77,37 @@ impl Graph {
         let mut nodes: Vec<Node> = Vec::with_capacity(raw.nodes.len());
         // Raw node index -> index in `nodes` (upgraded graphs gain variables).
         let mut remap: Vec<usize> = Vec::with_capacity(raw.nodes.len());
-        let symbol_err = |msg: String| Error::Symbol { file: file.to_string(), msg };
+        let symbol_err = |msg: String| Error::Symbol {
+            file: file.to_string(),
+            msg,
+        };
 
         for rn in raw.nodes {
-            let hidden: BTreeMap<String, String> =
-                rn.attrs.iter().filter(|(k, _)| is_dunder(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-            let mut inputs: Vec<Entry> =
-                rn.inputs.iter().map(|e| Entry { node: remap[e.node], output: e.output }).collect();
+            let hidden: BTreeMap<String, String> = rn
+                .attrs
+                .iter()
+                .filter(|(k, _)| is_dunder(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut inputs: Vec<Entry> = rn
+                .inputs
+                .iter()
+                .map(|e| Entry {
+                    node: remap[e.node],
+                    output: e.output,
+                })
+                .collect();
 
             if rn.op == "null" {
                 // Non-dunder attributes on variables are copies of the op's attributes (spec §2.4
                 // quirk): ignored.
                 remap.push(nodes.len());
-                nodes.push(Node { name: rn.name, kind: NodeKind::Variable, inputs, hidden });
+                nodes.push(Node {
+                    name: rn.name,
+                    kind: NodeKind::Variable,
+                    inputs,
+                    hidden,
+                });
                 continue;
             }
 
@@ -108,7 +126,10 @@ impl Graph {
                      custom operators such as those registered from Python cannot be loaded)",
                     rn.name
                 )),
-                e => Error::Symbol { file: file.to_string(), msg: e.at_node(&rn.name, &canonical).to_string() },
+                e => Error::Symbol {
+                    file: file.to_string(),
+                    msg: e.at_node(&rn.name, &canonical).to_string(),
+                },
             })?;
 
             // Pre-0.9 upgrade: append the missing trailing inputs as new variables.
@@ -123,7 +144,10 @@ impl Graph {
                         inputs: vec![],
                         hidden: BTreeMap::new(),
                     });
-                    inputs.push(Entry { node: id, output: 0 });
+                    inputs.push(Entry {
+                        node: id,
+                        output: 0,
+                    });
                 }
             }
             if inputs.len() != slots.len() {
@@ -138,11 +162,28 @@ impl Graph {
                 )));
             }
             remap.push(nodes.len());
-            nodes.push(Node { name: rn.name, kind: NodeKind::Op(op), inputs, hidden });
+            nodes.push(Node {
+                name: rn.name,
+                kind: NodeKind::Op(op),
+                inputs,
+                hidden,
+            });
         }
 
-        let heads: Vec<Entry> = raw.heads.iter().map(|e| Entry { node: remap[e.node], output: e.output }).collect();
-        let graph = Graph { nodes, heads, version: raw.version, file: file.to_string() };
+        let heads: Vec<Entry> = raw
+            .heads
+            .iter()
+            .map(|e| Entry {
+                node: remap[e.node],
+                output: e.output,
+            })
+            .collect();
+        let graph = Graph {
+            nodes,
+            heads,
+            version: raw.version,
+            file: file.to_string(),
+        };
         graph.check_entries()?;
         Ok(graph)
     }
@@ -186,7 +227,11 @@ impl Graph {
 
     /// Variable node ids in node order.
     pub fn variables(&self) -> impl Iterator<Item = usize> + '_ {
-        self.nodes.iter().enumerate().filter(|(_, n)| matches!(n.kind, NodeKind::Variable)).map(|(i, _)| i)
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::Variable))
+            .map(|(i, _)| i)
     }
 
     /// Nodes whose values reach nothing but the label slots of loss-output operators, directly
@@ -210,7 +255,9 @@ impl Graph {
         for i in (0..n).rev() {
             label_only[i] = !uses[i].is_empty()
                 && !heads.contains(&i)
-                && uses[i].iter().all(|&(c, role)| role == InputRole::Label || label_only[c]);
+                && uses[i]
+                    .iter()
+                    .all(|&(c, role)| role == InputRole::Label || label_only[c]);
         }
         label_only
     }
@@ -222,7 +269,16 @@ impl Graph {
         let label_only = self.label_only_nodes();
         let mut roles: BTreeMap<usize, InputRole> = self
             .variables()
-            .map(|v| (v, if label_only[v] { InputRole::Label } else { InputRole::Data }))
+            .map(|v| {
+                (
+                    v,
+                    if label_only[v] {
+                        InputRole::Label
+                    } else {
+                        InputRole::Data
+                    },
+                )
+            })
             .collect();
         for n in &self.nodes {
             if let NodeKind::Op(op) = &n.kind {

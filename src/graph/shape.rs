@@ -64,10 +64,15 @@ pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Resul
                 .map(|(k, e)| {
                     let slot = slots.get(k).map(|s| s.0.as_str()).unwrap_or("?");
                     let shape = given[k].then(|| ins[k].as_deref().map(fmt_shape)).flatten();
-                    format!("{slot}='{}' {}", graph.nodes[e.node].name, shape.unwrap_or_else(|| "(unknown)".into()))
+                    format!(
+                        "{slot}='{}' {}",
+                        graph.nodes[e.node].name,
+                        shape.unwrap_or_else(|| "(unknown)".into())
+                    )
                 })
                 .collect();
-            Error::Shape(format!("{e}; inputs: {}", described.join(", "))).at_node(&node.name, op.name())
+            Error::Shape(format!("{e}; inputs: {}", described.join(", ")))
+                .at_node(&node.name, op.name())
         })?;
         if outs.len() != op.num_outputs() {
             return Err(Error::Shape(format!(
@@ -129,5 +134,8 @@ pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Resul
             )));
         }
     }
-    Ok(GraphShapes { outputs, inferred_variables: inferred })
+    Ok(GraphShapes {
+        outputs,
+        inferred_variables: inferred,
+    })
 }

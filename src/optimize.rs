@@ -1,0 +1,140 @@
+//! Backend-independent graph rewrites applied before planning.
+//!
+//! **BatchNorm folding.** At inference BatchNorm is a per-channel affine map
+//! `y = x·scale[c] + shift[c]` (see [`crate::ops::norm::BatchNorm::scale_shift`]). When it directly
+//! follows a Convolution whose output nothing else reads, it is folded into that convolution:
+//! `W'[f] = W[f]·scale[f]`, `b'[f] = b[f]·scale[f] + shift[f]`, and the BatchNorm node becomes an
+//! identity view (no work, no buffer). Every Gluon model-zoo network with BatchNorm has this
+//! pattern; folding removes a full memory pass per layer on every backend.
+//!
+//! The rewrite keeps node ids: a convolution that had no bias gets a new bias variable appended
+//! at the end of the node list (variables may appear anywhere; only operator-to-operator edges
+//! must point backwards). `Model::info` reports the original graph.
+
+use crate::bind::BoundModel;
+use crate::format::attrs::Attrs;
+use crate::graph::{Entry, Node, NodeKind};
+use crate::ops::conv::ConvOp;
+use crate::ops::norm::NormOp;
+use crate::ops::Op;
+use crate::tensor::{DType, Tensor};
+
+/// Folds every eligible BatchNorm into the convolution before it. Returns how many were folded.
+pub fn fold_batchnorm(model: &mut BoundModel) -> usize {
+    let n = model.graph.nodes.len();
+    // How often each node's outputs are read (heads count as readers).
+    let mut readers = vec![0usize; n];
+    for node in &model.graph.nodes {
+        for e in &node.inputs {
+            readers[e.node] += 1;
+        }
+    }
+    for h in &model.graph.heads {
+        readers[h.node] += 1;
+    }
+    let is_param = |m: &BoundModel, e: &Entry| {
+        matches!(m.graph.nodes[e.node].kind, NodeKind::Variable) && m.params.contains_key(&e.node)
+    };
+
+    let mut folded = 0;
+    for bn_id in 0..n {
+        let bn = match &model.graph.nodes[bn_id].kind {
+            NodeKind::Op(Op::Norm(NormOp::BatchNorm(bn)))
+                if !bn.output_mean_var && bn.axis == 1 =>
+            {
+                bn.clone()
+            }
+            _ => continue,
+        };
+        let bn_inputs = model.graph.nodes[bn_id].inputs.clone();
+        let conv_entry = bn_inputs[0];
+        let conv_id = conv_entry.node;
+        let conv = match &model.graph.nodes[conv_id].kind {
+            NodeKind::Op(Op::Conv(ConvOp::Convolution(c))) => c.clone(),
+            _ => continue,
+        };
+        let conv_inputs = model.graph.nodes[conv_id].inputs.clone();
+        // The convolution's result must feed only this BatchNorm, and its weights only it.
+        if readers[conv_id] != 1
+            || !conv_inputs[1..]
+                .iter()
+                .all(|e| is_param(model, e) && readers[e.node] == 1)
+            || !bn_inputs[1..].iter().all(|e| is_param(model, e))
+        {
+            continue;
+        }
+        let p = |e: &Entry| &model.params[&e.node].data;
+        let f = conv.num_filter;
+        if bn_inputs[1..].iter().any(|e| p(e).len() != f) {
+            continue;
+        }
+        let (scale, shift) = bn.scale_shift(
+            p(&bn_inputs[1]),
+            p(&bn_inputs[2]),
+            p(&bn_inputs[3]),
+            p(&bn_inputs[4]),
+        );
+
+        // New bias = old bias·scale + shift.
+        let bias: Vec<f32> = match conv_inputs.get(2) {
+            Some(b) if p(b).len() == f => p(b)
+                .iter()
+                .zip(&scale)
+                .zip(&shift)
+                .map(|((b, s), t)| b * s + t)
+                .collect(),
+            Some(_) => continue,
+            None => shift.clone(),
+        };
+        // Scale each filter of the weight.
+        let w_id = conv_inputs[1].node;
+        let w = match model.params.get_mut(&w_id) {
+            Some(w) if w.data.len() % f == 0 => w,
+            _ => continue,
+        };
+        let per_filter = w.data.len() / f;
+        for (filter, s) in w.data.chunks_mut(per_filter).zip(&scale) {
+            filter.iter_mut().for_each(|v| *v *= s);
+        }
+        let bias_entry = match conv_inputs.get(2) {
+            Some(b) => *b,
+            None => {
+                let id = model.graph.nodes.len();
+                model.graph.nodes.push(Node {
+                    name: format!("{}_bias_folded", model.graph.nodes[conv_id].name),
+                    kind: NodeKind::Variable,
+                    inputs: vec![],
+                    hidden: Default::default(),
+                });
+                model.param_dtypes.insert(id, DType::F32);
+                Entry {
+                    node: id,
+                    output: 0,
+                }
+            }
+        };
+        model.params.insert(
+            bias_entry.node,
+            Tensor {
+                shape: vec![f],
+                data: bias,
+            },
+        );
+
+        let mut new_conv = conv;
+        new_conv.no_bias = false;
+        let conv_node = &mut model.graph.nodes[conv_id];
+        conv_node.kind = NodeKind::Op(Op::Conv(ConvOp::Convolution(new_conv)));
+        conv_node.inputs = vec![conv_inputs[0], conv_inputs[1], bias_entry];
+
+        let identity = match Op::parse("_copy", &Attrs::default()) {
+            Ok(op) => op,
+            Err(_) => continue,
+        };
+        let bn_node = &mut model.graph.nodes[bn_id];
+        bn_node.kind = NodeKind::Op(identity);
+        bn_node.inputs = vec![conv_entry];
+        folded += 1;
+    }
+    folded
+}
