@@ -40,7 +40,12 @@ pub struct BindOptions {
 
 impl Default for BindOptions {
     fn default() -> Self {
-        BindOptions { inputs: vec!["data".to_string()], allow_missing: false, ignore_extra: false, prefix_map: vec![] }
+        BindOptions {
+            inputs: vec!["data".to_string()],
+            allow_missing: false,
+            ignore_extra: false,
+            prefix_map: vec![],
+        }
     }
 }
 
@@ -49,7 +54,9 @@ impl BindOptions {
     pub fn parse_prefix_map(s: &str) -> Result<(String, String)> {
         match s.split_once('=') {
             Some((from, to)) => Ok((from.to_string(), to.to_string())),
-            None => Err(Error::Bind(format!("prefix map '{s}' must have the form FROM=TO (either side may be empty)"))),
+            None => Err(Error::Bind(format!(
+                "prefix map '{s}' must have the form FROM=TO (either side may be empty)"
+            ))),
         }
     }
 }
@@ -74,7 +81,12 @@ pub struct BoundModel {
 
 /// MXNet's `_brief_print_list`: more than 7 names print as the first 3, `...`, the last 4.
 pub fn brief_list<S: AsRef<str>>(names: &[S]) -> String {
-    let q = |s: &[S]| s.iter().map(|n| format!("'{}'", n.as_ref())).collect::<Vec<_>>().join(", ");
+    let q = |s: &[S]| {
+        s.iter()
+            .map(|n| format!("'{}'", n.as_ref()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if names.len() > 7 {
         format!("{}, ..., {}", q(&names[..3]), q(&names[names.len() - 4..]))
     } else {
@@ -84,7 +96,9 @@ pub fn brief_list<S: AsRef<str>>(names: &[S]) -> String {
 
 /// Strips the `arg:` / `aux:` role prefix of a checkpoint key.
 pub fn strip_role(key: &str) -> &str {
-    key.strip_prefix("arg:").or_else(|| key.strip_prefix("aux:")).unwrap_or(key)
+    key.strip_prefix("arg:")
+        .or_else(|| key.strip_prefix("aux:"))
+        .unwrap_or(key)
 }
 
 fn apply_prefix_map<'a>(key: &'a str, maps: &[(String, String)]) -> std::borrow::Cow<'a, str> {
@@ -97,7 +111,12 @@ fn apply_prefix_map<'a>(key: &'a str, maps: &[(String, String)]) -> std::borrow:
 }
 
 /// Binds a params file to a graph.
-pub fn bind(graph: Graph, params: ParamsFile, params_file: &str, opts: &BindOptions) -> Result<BoundModel> {
+pub fn bind(
+    graph: Graph,
+    params: ParamsFile,
+    params_file: &str,
+    opts: &BindOptions,
+) -> Result<BoundModel> {
     if params.names.is_empty() && !params.arrays.is_empty() {
         return Err(Error::Bind(format!(
             "params file {params_file} holds an unnamed list of {} arrays; a model's params file maps names to arrays",
@@ -160,17 +179,29 @@ pub fn bind(graph: Graph, params: ParamsFile, params_file: &str, opts: &BindOpti
                 .map(|&p| graph.nodes[p].name.as_str())
                 .filter(|n| !file.contains_key(*n))
                 .collect();
-            msg.push_str(&diagnose(&missing_names, &file_keys, &graph, &opts.inputs, live[v]));
+            msg.push_str(&diagnose(
+                &missing_names,
+                &file_keys,
+                &graph,
+                &opts.inputs,
+                live[v],
+            ));
             return Err(Error::Bind(msg));
         }
         missing.insert(v);
     }
 
-    let param_names: BTreeMap<&str, usize> = param_ids.iter().map(|&v| (graph.nodes[v].name.as_str(), v)).collect();
+    let param_names: BTreeMap<&str, usize> = param_ids
+        .iter()
+        .map(|&v| (graph.nodes[v].name.as_str(), v))
+        .collect();
     if !opts.ignore_extra {
         for k in &file_keys {
             if !param_names.contains_key(k.as_str()) {
-                let choices: Vec<&str> = param_ids.iter().map(|&v| graph.nodes[v].name.as_str()).collect();
+                let choices: Vec<&str> = param_ids
+                    .iter()
+                    .map(|&v| graph.nodes[v].name.as_str())
+                    .collect();
                 return Err(Error::Bind(format!(
                     "Parameter '{k}' loaded from file: {params_file} is not present in ParameterDict, choices are: {}. \
                      Set ignore_extra to True to ignore. {NAMING_HINT}",
@@ -182,12 +213,19 @@ pub fn bind(graph: Graph, params: ParamsFile, params_file: &str, opts: &BindOpti
 
     let mut values = BTreeMap::new();
     let mut dtypes = BTreeMap::new();
-    let mut arrays: Vec<Option<crate::format::params::NDArray>> = params.arrays.into_iter().map(Some).collect();
+    let mut arrays: Vec<Option<crate::format::params::NDArray>> =
+        params.arrays.into_iter().map(Some).collect();
     for (&name, &v) in &param_names {
         if let Some(&i) = file.get(name) {
             if let Some(a) = arrays[i].take() {
                 dtypes.insert(v, a.dtype);
-                values.insert(v, Tensor { shape: a.shape, data: a.data });
+                values.insert(
+                    v,
+                    Tensor {
+                        shape: a.shape,
+                        data: a.data,
+                    },
+                );
             }
         }
     }
@@ -205,7 +243,13 @@ pub fn bind(graph: Graph, params: ParamsFile, params_file: &str, opts: &BindOpti
 
 /// Explains a missing-parameter error beyond MXNet's text: a common prefix difference (and the
 /// prefix map that fixes it), structural `save_parameters` names, or a mistaken input name.
-fn diagnose(missing: &[&str], file_keys: &[String], graph: &Graph, input_names: &[String], used: bool) -> String {
+fn diagnose(
+    missing: &[&str],
+    file_keys: &[String],
+    graph: &Graph,
+    input_names: &[String],
+    used: bool,
+) -> String {
     let first = missing[0];
     let unmatched: Vec<&str> = file_keys
         .iter()
@@ -215,8 +259,14 @@ fn diagnose(missing: &[&str], file_keys: &[String], graph: &Graph, input_names: 
 
     // A graph input mistaken for a parameter: it is in neither the file nor the input names.
     let first_id = graph.node_id(first);
-    let consumed_as_data = first_id.map(|id| graph.variable_roles().get(&id) == Some(&InputRole::Data)).unwrap_or(false);
-    if consumed_as_data && !unmatched.iter().any(|k| k.ends_with(first) || first.ends_with(k)) {
+    let consumed_as_data = first_id
+        .map(|id| graph.variable_roles().get(&id) == Some(&InputRole::Data))
+        .unwrap_or(false);
+    if consumed_as_data
+        && !unmatched
+            .iter()
+            .any(|k| k.ends_with(first) || first.ends_with(k))
+    {
         return format!(
             "\nHint: '{first}' looks like a data input of the graph, not a parameter; the input names given were {}. \
              Pass it as an input (CLI: --input {first}=FILE.npy; options: inputs: [\"{first}\"]).",
@@ -231,14 +281,23 @@ fn diagnose(missing: &[&str], file_keys: &[String], graph: &Graph, input_names: 
     // keep the one that makes the most missing names appear.
     let mut best: Option<(String, String, usize)> = None;
     for k in &unmatched {
-        let common = k.bytes().rev().zip(first.bytes().rev()).take_while(|(a, b)| a == b).count();
+        let common = k
+            .bytes()
+            .rev()
+            .zip(first.bytes().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
         if common == 0 {
             continue;
         }
         let (from, to) = (&k[..k.len() - common], &first[..first.len() - common]);
         let fixed = missing
             .iter()
-            .filter(|m| unmatched.iter().any(|k| k.strip_prefix(from).map(|r| format!("{to}{r}")).as_deref() == Some(**m)))
+            .filter(|m| {
+                unmatched.iter().any(|k| {
+                    k.strip_prefix(from).map(|r| format!("{to}{r}")).as_deref() == Some(**m)
+                })
+            })
             .count();
         if best.as_ref().map_or(true, |b| fixed > b.2) {
             best = Some((from.to_string(), to.to_string(), fixed));
@@ -286,7 +345,14 @@ mod tests {
 
     fn file(names: &[&str]) -> ParamsFile {
         ParamsFile {
-            arrays: names.iter().map(|_| NDArray { shape: vec![2], dtype: DType::F32, data: vec![1.0, 2.0] }).collect(),
+            arrays: names
+                .iter()
+                .map(|_| NDArray {
+                    shape: vec![2],
+                    dtype: DType::F32,
+                    data: vec![1.0, 2.0],
+                })
+                .collect(),
             names: names.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -300,39 +366,92 @@ mod tests {
 
     #[test]
     fn strips_roles_and_binds() {
-        let b = bind(graph(), file(&["arg:net0_dense0_weight", "arg:net0_dense0_bias"]), "p", &BindOptions::default()).unwrap();
+        let b = bind(
+            graph(),
+            file(&["arg:net0_dense0_weight", "arg:net0_dense0_bias"]),
+            "p",
+            &BindOptions::default(),
+        )
+        .unwrap();
         assert_eq!(b.params.len(), 2);
         assert_eq!(b.inputs, vec![("data".to_string(), Some(0))]);
     }
 
     #[test]
     fn missing_parameter_message_and_prefix_hint() {
-        let e = bind(graph(), file(&["dense0_weight", "dense0_bias"]), "x.params", &BindOptions::default())
-            .unwrap_err()
-            .to_string();
+        let e = bind(
+            graph(),
+            file(&["dense0_weight", "dense0_bias"]),
+            "x.params",
+            &BindOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("Parameter 'net0_dense0_weight' is missing in file: x.params, which contains parameters: 'dense0_weight', 'dense0_bias'. Please make sure source and target networks have the same prefix.For more info"), "{e}");
         assert!(e.contains("'=net0_'"), "{e}");
-        let opts = BindOptions { prefix_map: vec![("".into(), "net0_".into())], ..Default::default() };
-        assert!(bind(graph(), file(&["dense0_weight", "dense0_bias"]), "x.params", &opts).is_ok());
+        let opts = BindOptions {
+            prefix_map: vec![("".into(), "net0_".into())],
+            ..Default::default()
+        };
+        assert!(bind(
+            graph(),
+            file(&["dense0_weight", "dense0_bias"]),
+            "x.params",
+            &opts
+        )
+        .is_ok());
     }
 
     #[test]
     fn extra_and_allow_missing() {
-        let e = bind(graph(), file(&["net0_dense0_weight", "net0_dense0_bias", "x"]), "e.params", &BindOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("Parameter 'x' loaded from file: e.params is not present in ParameterDict"), "{e}");
-        let opts = BindOptions { ignore_extra: true, ..Default::default() };
-        assert!(bind(graph(), file(&["net0_dense0_weight", "net0_dense0_bias", "x"]), "e.params", &opts).is_ok());
-        let opts = BindOptions { allow_missing: true, ..Default::default() };
+        let e = bind(
+            graph(),
+            file(&["net0_dense0_weight", "net0_dense0_bias", "x"]),
+            "e.params",
+            &BindOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("Parameter 'x' loaded from file: e.params is not present in ParameterDict"),
+            "{e}"
+        );
+        let opts = BindOptions {
+            ignore_extra: true,
+            ..Default::default()
+        };
+        assert!(bind(
+            graph(),
+            file(&["net0_dense0_weight", "net0_dense0_bias", "x"]),
+            "e.params",
+            &opts
+        )
+        .is_ok());
+        let opts = BindOptions {
+            allow_missing: true,
+            ..Default::default()
+        };
         let b = bind(graph(), file(&["net0_dense0_weight"]), "m.params", &opts).unwrap();
         assert_eq!(b.missing.len(), 1);
     }
 
     #[test]
     fn wrong_input_name_hint() {
-        let opts = BindOptions { inputs: vec!["x".into()], ..Default::default() };
-        let e = bind(graph(), file(&["net0_dense0_weight", "net0_dense0_bias"]), "p", &opts).unwrap_err().to_string();
-        assert!(e.contains("Parameter 'data' is missing") && e.contains("data input"), "{e}");
+        let opts = BindOptions {
+            inputs: vec!["x".into()],
+            ..Default::default()
+        };
+        let e = bind(
+            graph(),
+            file(&["net0_dense0_weight", "net0_dense0_bias"]),
+            "p",
+            &opts,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("Parameter 'data' is missing") && e.contains("data input"),
+            "{e}"
+        );
     }
 }
