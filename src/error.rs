@@ -30,7 +30,11 @@ pub enum Error {
 
     /// An operator attribute could not be parsed or is not allowed.
     #[error("attribute '{key}' = {value:?}: {msg}")]
-    Attr { key: String, value: String, msg: String },
+    Attr {
+        key: String,
+        value: String,
+        msg: String,
+    },
 
     /// An operator name MXNet-web does not know (or MXNet itself does not have).
     #[error("unknown operator '{op}'")]
@@ -76,7 +80,11 @@ impl Error {
         match self {
             // Already located: keep the innermost location.
             e @ Error::Node { .. } => e,
-            e => Error::Node { node: node.to_string(), op: op.to_string(), source: Box::new(e) },
+            e => Error::Node {
+                node: node.to_string(),
+                op: op.to_string(),
+                source: Box::new(e),
+            },
         }
     }
 
@@ -87,7 +95,11 @@ impl Error {
 
     /// Shorthand for an attribute error.
     pub fn attr(key: &str, value: &str, msg: impl fmt::Display) -> Error {
-        Error::Attr { key: key.to_string(), value: value.to_string(), msg: msg.to_string() }
+        Error::Attr {
+            key: key.to_string(),
+            value: value.to_string(),
+            msg: msg.to_string(),
+        }
     }
 }
 
@@ -97,7 +109,11 @@ pub fn fmt_shape(shape: &[usize]) -> String {
         1 => format!("({},)", shape[0]),
         _ => format!(
             "({})",
-            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

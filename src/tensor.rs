@@ -127,18 +127,25 @@ impl DType {
         }
         match self {
             DType::F32 => each!(4, |c: &[u8]| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            DType::F64 => each!(8, |c: &[u8]| f64::from_le_bytes(c.try_into().unwrap()) as f32),
-            DType::F16 => each!(2, |c: &[u8]| half::f16::from_le_bytes([c[0], c[1]]).to_f32()),
-            DType::BF16 => each!(2, |c: &[u8]| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()),
+            DType::F64 => each!(8, |c: &[u8]| f64::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            DType::F16 => each!(2, |c: &[u8]| half::f16::from_le_bytes([c[0], c[1]])
+                .to_f32()),
+            DType::BF16 => each!(2, |c: &[u8]| half::bf16::from_le_bytes([c[0], c[1]])
+                .to_f32()),
             DType::U8 => each!(1, |c: &[u8]| c[0] as f32),
             DType::I8 => each!(1, |c: &[u8]| c[0] as i8 as f32),
             DType::Bool => each!(1, |c: &[u8]| if c[0] != 0 { 1.0 } else { 0.0 }),
             DType::I16 => each!(2, |c: &[u8]| i16::from_le_bytes([c[0], c[1]]) as f32),
             DType::U16 => each!(2, |c: &[u8]| u16::from_le_bytes([c[0], c[1]]) as f32),
-            DType::I32 => each!(4, |c: &[u8]| i32::from_le_bytes(c.try_into().unwrap()) as f32),
-            DType::U32 => each!(4, |c: &[u8]| u32::from_le_bytes(c.try_into().unwrap()) as f32),
-            DType::I64 => each!(8, |c: &[u8]| i64::from_le_bytes(c.try_into().unwrap()) as f32),
-            DType::U64 => each!(8, |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap()) as f32),
+            DType::I32 => each!(4, |c: &[u8]| i32::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            DType::U32 => each!(4, |c: &[u8]| u32::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            DType::I64 => each!(8, |c: &[u8]| i64::from_le_bytes(c.try_into().unwrap())
+                as f32),
+            DType::U64 => each!(8, |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap())
+                as f32),
         }
     }
 
@@ -190,7 +197,10 @@ impl Tensor {
     /// A tensor of zeros.
     pub fn zeros(shape: Vec<usize>) -> Tensor {
         let n = numel(&shape);
-        Tensor { shape, data: vec![0.0; n] }
+        Tensor {
+            shape,
+            data: vec![0.0; n],
+        }
     }
 
     /// Number of elements.
@@ -200,7 +210,10 @@ impl Tensor {
 
     /// A borrowed view.
     pub fn view(&self) -> View<'_> {
-        View { shape: &self.shape, data: &self.data }
+        View {
+            shape: &self.shape,
+            data: &self.data,
+        }
     }
 }
 

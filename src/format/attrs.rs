@@ -72,12 +72,12 @@ pub fn parse_opt_int_tuple(s: &str) -> Option<Option<Vec<Option<i64>>>> {
     if t == "None" {
         return Some(None);
     }
-    let inner = if (t.starts_with('(') && t.ends_with(')')) || (t.starts_with('[') && t.ends_with(']'))
-    {
-        &t[1..t.len() - 1]
-    } else {
-        t
-    };
+    let inner =
+        if (t.starts_with('(') && t.ends_with(')')) || (t.starts_with('[') && t.ends_with(']')) {
+            &t[1..t.len() - 1]
+        } else {
+            t
+        };
     let mut out = Vec::new();
     let parts: Vec<&str> = inner.split(',').collect();
     for (i, p) in parts.iter().enumerate() {
@@ -101,12 +101,12 @@ pub fn parse_opt_int_tuple(s: &str) -> Option<Option<Vec<Option<i64>>>> {
 /// Parses a tuple of floats, e.g. `(0.5, 1.0)`, or a bare float.
 pub fn parse_float_tuple(s: &str) -> Option<Vec<f64>> {
     let t = s.trim();
-    let inner = if (t.starts_with('(') && t.ends_with(')')) || (t.starts_with('[') && t.ends_with(']'))
-    {
-        &t[1..t.len() - 1]
-    } else {
-        t
-    };
+    let inner =
+        if (t.starts_with('(') && t.ends_with(')')) || (t.starts_with('[') && t.ends_with(']')) {
+            &t[1..t.len() - 1]
+        } else {
+            t
+        };
     let mut out = Vec::new();
     let parts: Vec<&str> = inner.split(',').collect();
     for (i, p) in parts.iter().enumerate() {
@@ -139,12 +139,20 @@ pub struct Attrs {
 
 impl Attrs {
     pub fn new(map: BTreeMap<String, String>) -> Attrs {
-        Attrs { map, used: Default::default() }
+        Attrs {
+            map,
+            used: Default::default(),
+        }
     }
 
     /// Builds attrs from `(key, value)` pairs (handy in tests).
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Attrs {
-        Attrs::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Attrs::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     /// The raw map (including hidden keys).
@@ -167,7 +175,9 @@ impl Attrs {
     pub fn int(&self, key: &str) -> Result<Option<i64>> {
         match self.raw(key) {
             None => Ok(None),
-            Some(v) => parse_int(v).map(Some).ok_or_else(|| Error::attr(key, v, "expected an integer")),
+            Some(v) => parse_int(v)
+                .map(Some)
+                .ok_or_else(|| Error::attr(key, v, "expected an integer")),
         }
     }
 
@@ -177,7 +187,8 @@ impl Attrs {
 
     /// A required integer attribute.
     pub fn int_req(&self, key: &str) -> Result<i64> {
-        self.int(key)?.ok_or_else(|| Error::attr(key, "", "required attribute is missing"))
+        self.int(key)?
+            .ok_or_else(|| Error::attr(key, "", "required attribute is missing"))
     }
 
     /// An optional int that may also be written `"None"`.
@@ -185,14 +196,18 @@ impl Attrs {
         match self.raw(key) {
             None => Ok(None),
             Some(v) if v.trim() == "None" => Ok(None),
-            Some(v) => parse_int(v).map(Some).ok_or_else(|| Error::attr(key, v, "expected an integer or None")),
+            Some(v) => parse_int(v)
+                .map(Some)
+                .ok_or_else(|| Error::attr(key, v, "expected an integer or None")),
         }
     }
 
     pub fn float(&self, key: &str) -> Result<Option<f64>> {
         match self.raw(key) {
             None => Ok(None),
-            Some(v) => parse_float(v).map(Some).ok_or_else(|| Error::attr(key, v, "expected a number")),
+            Some(v) => parse_float(v)
+                .map(Some)
+                .ok_or_else(|| Error::attr(key, v, "expected a number")),
         }
     }
 
@@ -205,7 +220,9 @@ impl Attrs {
         match self.raw(key) {
             None => Ok(None),
             Some(v) if v.trim() == "None" => Ok(None),
-            Some(v) => parse_float(v).map(Some).ok_or_else(|| Error::attr(key, v, "expected a number or None")),
+            Some(v) => parse_float(v)
+                .map(Some)
+                .ok_or_else(|| Error::attr(key, v, "expected a number or None")),
         }
     }
 
@@ -230,7 +247,11 @@ impl Attrs {
         if allowed.contains(&v) {
             Ok(v)
         } else {
-            Err(Error::attr(key, v, format!("expected one of {}", allowed.join(", "))))
+            Err(Error::attr(
+                key,
+                v,
+                format!("expected one of {}", allowed.join(", ")),
+            ))
         }
     }
 
@@ -252,7 +273,8 @@ impl Attrs {
     pub fn opt_ints(&self, key: &str) -> Result<Option<Vec<Option<i64>>>> {
         match self.raw(key) {
             None => Ok(None),
-            Some(v) => parse_opt_int_tuple(v).ok_or_else(|| Error::attr(key, v, "expected a tuple of integers")),
+            Some(v) => parse_opt_int_tuple(v)
+                .ok_or_else(|| Error::attr(key, v, "expected a tuple of integers")),
         }
     }
 
@@ -260,7 +282,9 @@ impl Attrs {
     pub fn floats(&self, key: &str) -> Result<Option<Vec<f64>>> {
         match self.raw(key) {
             None => Ok(None),
-            Some(v) => parse_float_tuple(v).map(Some).ok_or_else(|| Error::attr(key, v, "expected a tuple of numbers")),
+            Some(v) => parse_float_tuple(v)
+                .map(Some)
+                .ok_or_else(|| Error::attr(key, v, "expected a tuple of numbers")),
         }
     }
 
@@ -274,9 +298,15 @@ impl Attrs {
             }
             // Legacy `<input>_lr_mult`-style keys (e.g. `weight_lr_mult`), moved to the input
             // variable by MXNet's upgrader (spec §2.5).
-            if ["_lr_mult", "_wd_mult", "_ctx_group", "_force_mirroring", "_mirror_stage"]
-                .iter()
-                .any(|s| k.ends_with(s))
+            if [
+                "_lr_mult",
+                "_wd_mult",
+                "_ctx_group",
+                "_force_mirroring",
+                "_mirror_stage",
+            ]
+            .iter()
+            .any(|s| k.ends_with(s))
             {
                 continue;
             }
@@ -330,12 +360,21 @@ mod tests {
 
     #[test]
     fn tracked_access_and_finish() {
-        let a = Attrs::from_pairs(&[("kernel", "(3, 3)"), ("__shape__", "(1,)"), ("workspace", "512"), ("bogus", "1")]);
+        let a = Attrs::from_pairs(&[
+            ("kernel", "(3, 3)"),
+            ("__shape__", "(1,)"),
+            ("workspace", "512"),
+            ("bogus", "1"),
+        ]);
         assert_eq!(a.ints("kernel").unwrap(), Some(vec![3, 3]));
         let e = a.finish().unwrap_err().to_string();
         assert!(e.contains("bogus"), "{e}");
         let a = Attrs::from_pairs(&[("num_filter", "4.0")]);
-        assert!(a.int("num_filter").unwrap_err().to_string().contains("num_filter"));
+        assert!(a
+            .int("num_filter")
+            .unwrap_err()
+            .to_string()
+            .contains("num_filter"));
         let a = Attrs::from_pairs(&[("act_type", "Relu")]);
         assert!(a.choice("act_type", &["relu"], "relu").is_err());
     }

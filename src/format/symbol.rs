@@ -48,9 +48,15 @@ pub struct RawSymbol {
 
 /// Parses symbol JSON text. `file` names the file in error messages.
 pub fn parse_symbol(text: &str, file: &str) -> Result<RawSymbol> {
-    let err = |msg: String| Error::Symbol { file: file.to_string(), msg };
-    let root: Value = serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
-    let obj = root.as_object().ok_or_else(|| err("the top level is not a JSON object".into()))?;
+    let err = |msg: String| Error::Symbol {
+        file: file.to_string(),
+        msg,
+    };
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    let obj = root
+        .as_object()
+        .ok_or_else(|| err("the top level is not a JSON object".into()))?;
 
     let nodes_json = obj
         .get("nodes")
@@ -83,18 +89,28 @@ pub fn parse_symbol(text: &str, file: &str) -> Result<RawSymbol> {
     }
 
     if let Some(args) = obj.get("arg_nodes") {
-        let args = args.as_array().ok_or_else(|| err("\"arg_nodes\" is not an array".into()))?;
+        let args = args
+            .as_array()
+            .ok_or_else(|| err("\"arg_nodes\" is not an array".into()))?;
         for a in args {
-            let id = a.as_u64().ok_or_else(|| err(format!("arg_nodes: {a} is not a node id")))? as usize;
+            let id = a
+                .as_u64()
+                .ok_or_else(|| err(format!("arg_nodes: {a} is not a node id")))?
+                as usize;
             match nodes.get(id) {
                 Some(n) if n.op == "null" => {}
                 Some(n) => {
                     return Err(err(format!(
-                        "arg_nodes lists node {id} ('{}'), which is an operator ({}), not a variable",
-                        n.name, n.op
+                    "arg_nodes lists node {id} ('{}'), which is an operator ({}), not a variable",
+                    n.name, n.op
+                )))
+                }
+                None => {
+                    return Err(err(format!(
+                        "arg_nodes lists node {id}, but the graph has {} nodes",
+                        nodes.len()
                     )))
                 }
-                None => return Err(err(format!("arg_nodes lists node {id}, but the graph has {} nodes", nodes.len()))),
             }
         }
     }
@@ -103,14 +119,21 @@ pub fn parse_symbol(text: &str, file: &str) -> Result<RawSymbol> {
     let mut is_np_shape = false;
     if let Some(attrs) = obj.get("attrs").and_then(Value::as_object) {
         if let Some(v) = attrs.get("mxnet_version") {
-            version = typed_int(v).ok_or_else(|| err(format!("attrs.mxnet_version {v} is not [\"int\", N]")))? as u32;
+            version = typed_int(v)
+                .ok_or_else(|| err(format!("attrs.mxnet_version {v} is not [\"int\", N]")))?
+                as u32;
         }
         if let Some(v) = attrs.get("is_np_shape") {
             is_np_shape = typed_int(v).unwrap_or(0) != 0;
         }
     }
 
-    Ok(RawSymbol { nodes, heads, version, is_np_shape })
+    Ok(RawSymbol {
+        nodes,
+        heads,
+        version,
+        is_np_shape,
+    })
 }
 
 /// Reads an nnvm typed attribute `["int", 10901]`.
@@ -119,20 +142,34 @@ fn typed_int(v: &Value) -> Option<i64> {
     if a.len() != 2 || a[0].as_str()? != "int" {
         return None;
     }
-    a[1].as_i64().or_else(|| a[1].as_str().and_then(|s| s.trim().parse().ok()))
+    a[1].as_i64()
+        .or_else(|| a[1].as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 fn parse_entry(v: &Value) -> std::result::Result<RawEntry, String> {
-    let a = v.as_array().ok_or_else(|| format!("entry {v} is not an array"))?;
+    let a = v
+        .as_array()
+        .ok_or_else(|| format!("entry {v} is not an array"))?;
     if a.len() != 2 && a.len() != 3 {
-        return Err(format!("entry {v} must be [node, output] or [node, output, version]"));
+        return Err(format!(
+            "entry {v} must be [node, output] or [node, output, version]"
+        ));
     }
-    let idx = |x: &Value| x.as_u64().map(|u| u as usize).ok_or_else(|| format!("entry {v} has a non-integer field"));
-    Ok(RawEntry { node: idx(&a[0])?, output: idx(&a[1])? })
+    let idx = |x: &Value| {
+        x.as_u64()
+            .map(|u| u as usize)
+            .ok_or_else(|| format!("entry {v} has a non-integer field"))
+    };
+    Ok(RawEntry {
+        node: idx(&a[0])?,
+        output: idx(&a[1])?,
+    })
 }
 
 fn parse_node(v: &Value, id: usize, count: usize) -> std::result::Result<RawNode, String> {
-    let o = v.as_object().ok_or_else(|| format!("node {id} is not an object"))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| format!("node {id} is not an object"))?;
     let name = o
         .get("name")
         .and_then(Value::as_str)
@@ -169,13 +206,19 @@ fn parse_node(v: &Value, id: usize, count: usize) -> std::result::Result<RawNode
                     attrs.insert(k.clone(), s);
                 }
             }
-            Some(other) => return Err(format!("node {id} ('{name}', {op}): \"{key}\" is not an object: {other}")),
+            Some(other) => {
+                return Err(format!(
+                    "node {id} ('{name}', {op}): \"{key}\" is not an object: {other}"
+                ))
+            }
         }
     }
 
     let mut inputs = Vec::new();
     if let Some(ins) = o.get("inputs") {
-        let ins = ins.as_array().ok_or_else(|| format!("node {id} ('{name}', {op}): \"inputs\" is not an array"))?;
+        let ins = ins
+            .as_array()
+            .ok_or_else(|| format!("node {id} ('{name}', {op}): \"inputs\" is not an array"))?;
         for e in ins {
             let e = parse_entry(e).map_err(|m| format!("node {id} ('{name}', {op}): {m}"))?;
             if e.node >= count {
@@ -197,7 +240,12 @@ fn parse_node(v: &Value, id: usize, count: usize) -> std::result::Result<RawNode
     if op == "null" && !inputs.is_empty() {
         return Err(format!("node {id} ('{name}') is a variable but has inputs"));
     }
-    Ok(RawNode { op, name, attrs, inputs })
+    Ok(RawNode {
+        op,
+        name,
+        attrs,
+        inputs,
+    })
 }
 
 #[cfg(test)]
@@ -214,7 +262,13 @@ mod tests {
         assert_eq!(s.version, 10901);
         assert_eq!(s.nodes.len(), 3);
         assert_eq!(s.nodes[2].attrs["num_hidden"], "2");
-        assert_eq!(s.nodes[2].inputs, vec![RawEntry { node: 0, output: 0 }, RawEntry { node: 1, output: 0 }]);
+        assert_eq!(
+            s.nodes[2].inputs,
+            vec![
+                RawEntry { node: 0, output: 0 },
+                RawEntry { node: 1, output: 0 }
+            ]
+        );
         assert_eq!(s.heads, vec![RawEntry { node: 2, output: 0 }]);
     }
 
@@ -235,13 +289,34 @@ mod tests {
             ("", "not valid JSON"),
             ("[]", "not a JSON object"),
             (r#"{"heads":[[0,0]]}"#, "nodes"),
-            (r#"{"nodes":[{"op":"null","name":"d"}],"heads":[[3,0]]}"#, "heads refer to node 3"),
-            (r#"{"nodes":[{"op":"null","name":"d"},{"op":"relu","name":"r","inputs":[[5,0]]}],"heads":[[1,0]]}"#, "from node 5"),
-            (r#"{"nodes":[{"op":"relu","name":"r","inputs":[[0,0]]}],"heads":[[0,0]]}"#, "topological"),
-            (r#"{"nodes":[{"op":"null","name":"d"}],"heads":[]}"#, "no outputs"),
-            (r#"{"nodes":[{"op":"null","name":"d","attrs":{"a":[1]}}],"heads":[[0,0]]}"#, "non-string"),
-            (r#"{"nodes":[{"op":"null","name":"d"}],"heads":[[0]]}"#, "heads"),
-            (r#"{"nodes":[{"op":"relu","name":"r"}],"arg_nodes":[0],"heads":[[0,0]]}"#, "not a variable"),
+            (
+                r#"{"nodes":[{"op":"null","name":"d"}],"heads":[[3,0]]}"#,
+                "heads refer to node 3",
+            ),
+            (
+                r#"{"nodes":[{"op":"null","name":"d"},{"op":"relu","name":"r","inputs":[[5,0]]}],"heads":[[1,0]]}"#,
+                "from node 5",
+            ),
+            (
+                r#"{"nodes":[{"op":"relu","name":"r","inputs":[[0,0]]}],"heads":[[0,0]]}"#,
+                "topological",
+            ),
+            (
+                r#"{"nodes":[{"op":"null","name":"d"}],"heads":[]}"#,
+                "no outputs",
+            ),
+            (
+                r#"{"nodes":[{"op":"null","name":"d","attrs":{"a":[1]}}],"heads":[[0,0]]}"#,
+                "non-string",
+            ),
+            (
+                r#"{"nodes":[{"op":"null","name":"d"}],"heads":[[0]]}"#,
+                "heads",
+            ),
+            (
+                r#"{"nodes":[{"op":"relu","name":"r"}],"arg_nodes":[0],"heads":[[0,0]]}"#,
+                "not a variable",
+            ),
         ];
         for (j, want) in cases {
             let e = parse_symbol(j, "bad.json").unwrap_err().to_string();

@@ -95,7 +95,12 @@ pub trait Operator {
 
     /// Computes the outputs on the CPU. Shapes are those returned by `infer_shape`; output
     /// buffers hold stale data and must be fully written.
-    fn forward(&self, inputs: &[View], outputs: &mut [ViewMut], scratch: &mut Scratch) -> Result<()>;
+    fn forward(
+        &self,
+        inputs: &[View],
+        outputs: &mut [ViewMut],
+        scratch: &mut Scratch,
+    ) -> Result<()>;
 
     /// Multiply-adds ×2 for `inspect` (0 for ops whose cost is not worth counting).
     fn flops(&self, _inputs: &[Vec<usize>], _outputs: &[Vec<usize>]) -> u64 {

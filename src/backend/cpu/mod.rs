@@ -24,13 +24,26 @@ pub struct CpuExecutable {
 impl CpuExecutable {
     pub fn new(plan: Plan) -> CpuExecutable {
         let buffers = plan.slot_sizes.iter().map(|&n| vec![0.0f32; n]).collect();
-        CpuExecutable { plan, buffers, scratch: Scratch::default() }
+        CpuExecutable {
+            plan,
+            buffers,
+            scratch: Scratch::default(),
+        }
     }
 
     /// Runs the plan. `inputs` are in the model's input order and must have the planned shapes.
-    pub fn run(&mut self, graph: &Graph, params: &BTreeMap<usize, Tensor>, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+    pub fn run(
+        &mut self,
+        graph: &Graph,
+        params: &BTreeMap<usize, Tensor>,
+        inputs: &[&Tensor],
+    ) -> Result<Vec<Tensor>> {
         for (i, (slot, t)) in self.plan.input_slots.iter().zip(inputs).enumerate() {
-            if let Some(Value { source: Source::Slot(s), shape }) = slot {
+            if let Some(Value {
+                source: Source::Slot(s),
+                shape,
+            }) = slot
+            {
                 if *shape != t.shape {
                     return Err(Error::Input(format!(
                         "input {i} has shape {} but the plan was built for {}",
@@ -42,10 +55,16 @@ impl CpuExecutable {
             }
         }
 
-        let Self { plan, buffers, scratch } = self;
+        let Self {
+            plan,
+            buffers,
+            scratch,
+        } = self;
         for step in &plan.steps {
             let node = &graph.nodes[step.node];
-            let op = node.op().ok_or_else(|| Error::Backend(format!("planner scheduled variable '{}'", node.name)))?;
+            let op = node.op().ok_or_else(|| {
+                Error::Backend(format!("planner scheduled variable '{}'", node.name))
+            })?;
             // Take the output buffers out so inputs can be borrowed from the rest; the planner
             // never gives an output the slot of a value read by the same step.
             let mut out_bufs: Vec<Vec<f32>> = step
@@ -65,7 +84,10 @@ impl CpuExecutable {
                 let mut out_views: Vec<ViewMut> = out_bufs
                     .iter_mut()
                     .zip(&step.outputs)
-                    .map(|(b, v)| ViewMut { shape: &v.shape, data: &mut b[..numel(&v.shape)] })
+                    .map(|(b, v)| ViewMut {
+                        shape: &v.shape,
+                        data: &mut b[..numel(&v.shape)],
+                    })
                     .collect();
                 op.forward(&in_views, &mut out_views, scratch)
             };
@@ -82,18 +104,31 @@ impl CpuExecutable {
             .iter()
             .map(|v| {
                 let view = view_of(v, buffers, params);
-                Tensor { shape: v.shape.clone(), data: view.data.to_vec() }
+                Tensor {
+                    shape: v.shape.clone(),
+                    data: view.data.to_vec(),
+                }
             })
             .collect())
     }
 }
 
-fn view_of<'a>(v: &'a Value, buffers: &'a [Vec<f32>], params: &'a BTreeMap<usize, Tensor>) -> View<'a> {
+fn view_of<'a>(
+    v: &'a Value,
+    buffers: &'a [Vec<f32>],
+    params: &'a BTreeMap<usize, Tensor>,
+) -> View<'a> {
     let n = numel(&v.shape);
     let data: &[f32] = match v.source {
         Source::Slot(s) => &buffers[s][..n],
-        Source::Param(id) => params.get(&id).map(|t| &t.data[..n.min(t.data.len())]).unwrap_or(&[]),
+        Source::Param(id) => params
+            .get(&id)
+            .map(|t| &t.data[..n.min(t.data.len())])
+            .unwrap_or(&[]),
         Source::Unbound => &[],
     };
-    View { shape: &v.shape, data }
+    View {
+        shape: &v.shape,
+        data,
+    }
 }
