@@ -21,6 +21,8 @@ pub mod ops;
 pub mod optimize;
 pub mod plan;
 pub mod tensor;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use bind::BindOptions;
 pub use error::{Error, Result};

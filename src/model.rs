@@ -294,3 +294,24 @@ fn model_info(g: &Graph, b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) ->
         flops,
     })
 }
+
+impl ModelInfo {
+    /// The summary as a JSON object (camelCase keys, as the JS API returns it).
+    pub fn to_json(&self) -> serde_json::Value {
+        let named = |v: &[(String, Option<Vec<usize>>)]| {
+            v.iter().map(|(n, s)| serde_json::json!({ "name": n, "shape": s })).collect::<Vec<_>>()
+        };
+        serde_json::json!({
+            "mxnetVersion": self.mxnet_version,
+            "inputs": named(&self.inputs),
+            "outputs": named(&self.outputs),
+            "opCounts": self.op_counts,
+            "params": self.params.iter().map(|(n, s, d, r)| serde_json::json!({
+                "name": n, "shape": s, "dtype": d, "role": format!("{r:?}").to_lowercase()
+            })).collect::<Vec<_>>(),
+            "paramCount": self.param_count,
+            "paramBytes": self.param_bytes,
+            "flops": self.flops,
+        })
+    }
+}

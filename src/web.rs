@@ -1,0 +1,134 @@
+//! The WebAssembly surface (`wasm32` only): a thin `#[wasm_bindgen]` layer over [`Model`].
+//!
+//! It converts JS values, calls the library and turns every [`crate::Error`] into a JS `Error`
+//! with the same message. The npm package's hand-written `js/index.js` wraps it with fetching,
+//! progress, named inputs and TypeScript types; users never call this module directly.
+
+use js_sys::{Array, Float32Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::bind::BindOptions;
+use crate::model::Model;
+use crate::tensor::Tensor;
+
+#[wasm_bindgen(start)]
+fn start() {
+    // Panics are bugs, never the result of bad input; make them readable in the console.
+    console_error_panic_hook::set_once();
+}
+
+fn js_err(e: crate::Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// A loaded model (use `Model` from the package's `index.js`, which wraps this class).
+#[wasm_bindgen]
+pub struct WasmModel {
+    model: Model,
+    backend: String,
+    fallback_reason: Option<String>,
+}
+
+#[wasm_bindgen]
+impl WasmModel {
+    /// Parses and binds a model. `inputs`: input names in run order; `prefix_map`: `FROM=TO`
+    /// strings; `backend`: "auto" | "cpu" | "webgpu".
+    #[wasm_bindgen(js_name = fromBytes)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_bytes(
+        symbol_json: &str,
+        symbol_name: &str,
+        params: &[u8],
+        params_name: &str,
+        inputs: Vec<String>,
+        allow_missing: bool,
+        ignore_extra: bool,
+        prefix_map: Vec<String>,
+        backend: &str,
+    ) -> Result<WasmModel, JsError> {
+        let prefix_map = prefix_map
+            .iter()
+            .map(|s| BindOptions::parse_prefix_map(s))
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(js_err)?;
+        let opts = BindOptions { inputs, allow_missing, ignore_extra, prefix_map };
+        let (backend, fallback_reason) = match backend {
+            "cpu" => ("cpu".to_string(), None),
+            "auto" => ("cpu".to_string(), Some("this build has no WebGPU backend".to_string())),
+            "webgpu" => return Err(JsError::new("backend 'webgpu' is not available in this build; use 'auto' or 'cpu'")),
+            other => return Err(JsError::new(&format!("unknown backend '{other}' (expected auto, webgpu or cpu)"))),
+        };
+        let model = Model::from_bytes(symbol_json, symbol_name, params, params_name, &opts).map_err(js_err)?;
+        Ok(WasmModel { model, backend, fallback_reason })
+    }
+
+    /// Input names in run order.
+    #[wasm_bindgen(js_name = inputNames)]
+    pub fn input_names(&self) -> Vec<String> {
+        self.model.input_names()
+    }
+
+    /// "cpu" or "webgpu": the backend that runs this model.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    /// Why `auto` did not pick WebGPU (undefined when it did, or when a backend was forced).
+    #[wasm_bindgen(getter, js_name = fallbackReason)]
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.fallback_reason.clone()
+    }
+
+    /// Runs a forward pass. `inputs`: an array of `{ data: Float32Array, shape: number[] }` in
+    /// input order. Resolves to one `{ data, shape }` per output head.
+    pub async fn run(&mut self, inputs: Array) -> Result<Array, JsError> {
+        let mut tensors = Vec::with_capacity(inputs.length() as usize);
+        let names = self.model.input_names();
+        for (i, item) in inputs.iter().enumerate() {
+            let name = names.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
+            let data = Reflect::get(&item, &"data".into())
+                .ok()
+                .and_then(|d| d.dyn_into::<Float32Array>().ok())
+                .ok_or_else(|| JsError::new(&format!("input '{name}': data must be a Float32Array")))?;
+            let shape_js = Reflect::get(&item, &"shape".into())
+                .ok()
+                .filter(|s| Array::is_array(s))
+                .ok_or_else(|| JsError::new(&format!("input '{name}': shape must be an array of dimensions")))?;
+            let mut shape = Vec::new();
+            for d in Array::from(&shape_js).iter() {
+                match d.as_f64() {
+                    Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64 => shape.push(v as usize),
+                    _ => return Err(JsError::new(&format!("input '{name}': shape entries must be non-negative integers"))),
+                }
+            }
+            let t = Tensor::new(shape, data.to_vec())
+                .map_err(|e| JsError::new(&format!("input '{name}': {e}")))?;
+            tensors.push(t);
+        }
+        let outs = self.model.run(&tensors).map_err(js_err)?;
+        let result = Array::new();
+        for t in outs {
+            let o = Object::new();
+            let data = Float32Array::from(t.data.as_slice());
+            let shape: Array = t.shape.iter().map(|&d| JsValue::from(d as f64)).collect();
+            let _ = Reflect::set(&o, &"data".into(), &data);
+            let _ = Reflect::set(&o, &"shape".into(), &shape);
+            result.push(&o);
+        }
+        Ok(result)
+    }
+
+    /// The model summary as JSON text (see `ModelInfo`); with `shapes` (one array per input),
+    /// also output shapes and FLOPs.
+    #[wasm_bindgen(js_name = infoJson)]
+    pub fn info_json(&self, shapes: Option<Array>) -> Result<String, JsError> {
+        let shapes: Option<Vec<Vec<usize>>> = shapes.map(|a| {
+            a.iter()
+                .map(|s| Array::from(&s).iter().filter_map(|d| d.as_f64()).map(|d| d as usize).collect())
+                .collect()
+        });
+        let info = self.model.info(shapes.as_deref()).map_err(js_err)?;
+        Ok(info.to_json().to_string())
+    }
+}
