@@ -2,7 +2,7 @@
 # Builds the npm package's WebAssembly part into pkg/wasm/:
 #   cargo build --target wasm32-unknown-unknown --release (simd128, see .cargo/config.toml)
 #   wasm-bindgen --target web (the CLI at the exact version Cargo.lock pins; installed if missing)
-#   wasm-opt -Oz when available (Debian's binaryen package)
+#   wasm-opt -Oz when a binaryen >= 110 is available (Debian 12's 108 breaks the module)
 # Usage: scripts/build-wasm.sh [--features webgpu]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,18 +18,36 @@ if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{p
   cargo install wasm-bindgen-cli --version "$version"
 fi
 
-echo "== cargo build --target wasm32-unknown-unknown --release ${features[*]:-}"
+echo "== cargo build --lib --target wasm32-unknown-unknown --release --no-default-features ${features[*]:-}"
 cargo build --quiet --lib --target wasm32-unknown-unknown --release --no-default-features "${features[@]}"
 rm -rf pkg/wasm
 wasm-bindgen --target web --out-dir pkg/wasm --out-name mxnet_web \
   target/wasm32-unknown-unknown/release/mxnet_web.wasm
-if command -v wasm-opt >/dev/null; then
+# Binaryen <= 108 (Debian 12 ships 108) rebinds wasm-bindgen's exported externref table onto the
+# funcref table, so the module fails at start ("WebAssembly.Table.set(): ... function-typed
+# object"); fixed in 110 (WebAssembly/binaryen#4711). Older versions are skipped, and the output
+# of any version is kept only if it still instantiates.
+wasm_opt_version=$(wasm-opt --version 2>/dev/null | awk '{print $3}' || true)
+if ! command -v wasm-opt >/dev/null; then
+  echo "(wasm-opt not found: skipping size optimisation; install binaryen >= 110)"
+elif ! [ "${wasm_opt_version:-0}" -ge 110 ] 2>/dev/null; then
+  echo "(wasm-opt version ${wasm_opt_version:-?} mis-optimises wasm-bindgen's externref table: skipping it; binaryen >= 110 makes the module ~13% smaller)"
+else
   wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    pkg/wasm/mxnet_web_bg.wasm -o pkg/wasm/mxnet_web_bg.wasm
-else
-  echo "(wasm-opt not found: skipping size optimisation; apt-get install binaryen)"
+    pkg/wasm/mxnet_web_bg.wasm -o pkg/wasm/mxnet_web_bg.opt.wasm
+  if node --input-type=module -e "
+      import init from './pkg/wasm/mxnet_web.js';
+      import { readFile } from 'node:fs/promises';
+      await init({ module_or_path: await readFile('pkg/wasm/mxnet_web_bg.opt.wasm') });" >/dev/null 2>&1; then
+    mv pkg/wasm/mxnet_web_bg.opt.wasm pkg/wasm/mxnet_web_bg.wasm
+  else
+    echo "(the wasm-opt output does not instantiate: keeping the unoptimised module)" >&2
+    rm -f pkg/wasm/mxnet_web_bg.opt.wasm
+  fi
 fi
 for f in pkg/wasm/mxnet_web_bg.wasm pkg/wasm/mxnet_web.js pkg/index.js; do
-  [ -f "$f" ] && printf '%-32s %8d bytes raw %8d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
+  if [ -f "$f" ]; then
+    printf '%-32s %8d bytes raw %8d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
+  fi
 done

@@ -1,7 +1,7 @@
 //! The WebAssembly surface (`wasm32` only): a thin `#[wasm_bindgen]` layer over [`Model`].
 //!
 //! It converts JS values, calls the library and turns every [`crate::Error`] into a JS `Error`
-//! with the same message. The npm package's hand-written `js/index.js` wraps it with fetching,
+//! with the same message. The npm package's hand-written `pkg/index.js` wraps it with fetching,
 //! progress, named inputs and TypeScript types; users never call this module directly.
 
 use js_sys::{Array, Float32Array, Object, Reflect};

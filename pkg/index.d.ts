@@ -1,0 +1,205 @@
+// Types of mxnet-web's public API (index.js).
+
+/** A dense float32 tensor in row-major (C) order. */
+export interface Tensor {
+  /** `shape.reduce((a, b) => a * b, 1)` values. */
+  data: Float32Array;
+  /** Dimensions, e.g. `[1, 3, 224, 224]` (NCHW for images, as MXNet). */
+  shape: number[];
+}
+
+/**
+ * An input tensor. `data` may also be another typed array (not BigInt64Array /
+ * BigUint64Array) or a plain array of numbers: it is then converted to a Float32Array.
+ */
+export interface TensorInput {
+  data: Float32Array | ArrayLike<number>;
+  shape: readonly number[];
+}
+
+/** Which backend runs a model. */
+export type Backend = "cpu" | "webgpu";
+
+/**
+ * `"auto"` picks WebGPU when it is available and works, else the CPU (WebAssembly SIMD)
+ * backend, with `Model.fallbackReason` saying why. `"webgpu"` fails when WebGPU is unavailable.
+ */
+export type BackendChoice = "auto" | Backend;
+
+/** One download progress report (see `LoadOptions.onProgress`). */
+export interface ProgressEvent {
+  /** Which file: the symbol JSON or the `.params` file. */
+  file: "symbol" | "params";
+  /** The file's absolute URL. */
+  url: string;
+  /** Bytes received so far: never decreases for a file. */
+  loaded: number;
+  /**
+   * The file's size from its Content-Length header; `undefined` when unknown (no header, or a
+   * compressed transfer). The last event of a file has `loaded === total` when it is known.
+   */
+  total: number | undefined;
+}
+
+/** Options of `Model.fromBytes` (and of `Model.load`). */
+export interface BindOptions {
+  /** Backend: default `"auto"`. */
+  backend?: BackendChoice;
+  /**
+   * Names of the graph's data inputs (variables that are not parameters), in the order `run`
+   * takes them as an array. Default `["data"]`.
+   */
+  inputs?: string[];
+  /** Accept parameters missing from the params file (MXNet's `allow_missing`). Default false. */
+  allowMissing?: boolean;
+  /** Accept params-file entries that match no graph variable (MXNet's `ignore_extra`). Default false. */
+  ignoreExtra?: boolean;
+  /**
+   * Renames params-file keys before binding: a key starting with FROM starts with TO instead
+   * (the first matching entry applies). `{ FROM: TO }` or `["FROM=TO", ...]`; either side may
+   * be empty. Fixes Gluon prefix mismatches such as `resnetv10_` vs `resnetv11_`.
+   */
+  prefixMap?: Record<string, string> | string[];
+}
+
+/** Options of `Model.fromBytes`. */
+export interface FromBytesOptions extends BindOptions {
+  /** Name of the symbol file in error messages. Default `"symbol.json"`. */
+  symbolName?: string;
+  /** Name of the params file in error messages. Default `"model.params"`. */
+  paramsName?: string;
+}
+
+/** Options of `Model.load`. */
+export interface LoadOptions extends BindOptions {
+  /** Epoch of the params file when loading by URL prefix: `prefix-0000.params` for 0 (default). */
+  epoch?: number;
+  /** Called as the files download (both download at once; events say which file). */
+  onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Cancels the load: it then rejects with the signal's reason when that is an Error (a
+   * DOMException named "AbortError" for `controller.abort()`), else with an "AbortError".
+   */
+  signal?: AbortSignal;
+  /** The fetch function to use (default: the global `fetch`), e.g. to add headers. */
+  fetch?: (url: string, init: { signal: AbortSignal }) => Promise<Response>;
+}
+
+/** A named tensor shape in `ModelInfo`: `shape` is null when unknown (no input shapes given). */
+export interface NamedShape {
+  name: string;
+  shape: number[] | null;
+}
+
+/** One stored parameter in `ModelInfo`. */
+export interface ParamInfo {
+  name: string;
+  shape: number[];
+  /** The stored dtype: "float32", "float16", "float64", ... (values are converted to float32). */
+  dtype: string;
+  /** "weight" for learned parameters (`arg:`), "aux" for BatchNorm statistics (`aux:`), ... */
+  role: "weight" | "aux" | "data" | "label";
+}
+
+/** What `Model.info` returns. */
+export interface ModelInfo {
+  /** The MXNet version that wrote the symbol file, e.g. "1.9.1" ("0.8.0" for legacy files). */
+  mxnetVersion: string;
+  /** Inputs in run order (shapes when given to `info`). */
+  inputs: NamedShape[];
+  /** Output heads (`<node>_output<i>`); shapes when input shapes were given. */
+  outputs: NamedShape[];
+  /** Operator name → number of nodes that run it. */
+  opCounts: Record<string, number>;
+  params: ParamInfo[];
+  /** Total number of parameter values. */
+  paramCount: number;
+  /** Total parameter size as stored in the params file. */
+  paramBytes: number;
+  /** Multiply-adds ×2 of one forward pass; null without input shapes. */
+  flops: number | null;
+}
+
+/** Inputs of `Model.run`: by input name, in `inputNames` order, or one tensor (single-input models). */
+export type RunInputs = Record<string, TensorInput> | TensorInput[] | TensorInput;
+
+/** Where `init` gets the WebAssembly module from. */
+export type WasmSource =
+  | string
+  | URL
+  | Response
+  | Promise<Response>
+  | BufferSource
+  | WebAssembly.Module;
+
+/**
+ * Loads and instantiates the WebAssembly module (idempotent; later calls share the first
+ * call's promise). Optional: every other entry point calls it. Call it early to overlap the
+ * module's download with other work, or to load the `.wasm` from elsewhere (default:
+ * `wasm/mxnet_web_bg.wasm` next to `index.js`, read from disk under Node.js).
+ */
+export default function init(wasmSource?: WasmSource): Promise<void>;
+
+/**
+ * The WebAssembly linear memory's current size in bytes (0 before `init`). It only grows; a
+ * stable value over many load/run/dispose cycles shows that nothing leaks.
+ */
+export function wasmMemoryBytes(): number;
+
+/** A model bound to its parameters, ready to run. Call `dispose()` when done with it. */
+export class Model {
+  private constructor();
+
+  /**
+   * Downloads a model and binds it.
+   *
+   * `source` is either a URL prefix, as written by Gluon's `export("prefix", epoch)`:
+   * `"models/resnet18"` loads `models/resnet18-symbol.json` and
+   * `models/resnet18-0000.params` (`opts.epoch` picks the number), or both URLs.
+   * Relative URLs resolve against the page (browsers) or the working directory (Node.js, where
+   * `file:` URLs are read from disk).
+   *
+   * Rejects with an Error naming the file and URL when a download fails (e.g. `mxnet-web:
+   * cannot fetch params file https://…/m-0000.params: HTTP 404 Not Found`), with the library's
+   * message when a file is malformed or does not fit the graph, and as `signal` says when
+   * aborted.
+   */
+  static load(source: string | URL | { symbol: string | URL; params: string | URL }, opts?: LoadOptions): Promise<Model>;
+
+  /** Binds a model from files already in memory. */
+  static fromBytes(
+    symbolJson: string | Uint8Array | ArrayBuffer,
+    paramsBytes: Uint8Array | ArrayBuffer | ArrayBufferView,
+    opts?: FromBytesOptions,
+  ): Promise<Model>;
+
+  /** The backend that runs this model. */
+  readonly backend: Backend;
+  /** Why `backend: "auto"` did not pick WebGPU; undefined when it did or a backend was forced. */
+  readonly fallbackReason: string | undefined;
+  /** Input names in the order `run` takes an array. */
+  readonly inputNames: readonly string[];
+  /** Number of output heads: `run` resolves to this many tensors. */
+  readonly outputCount: number;
+
+  /**
+   * Runs a forward pass; resolves to one tensor per output head, in the graph's head order.
+   * Inputs are checked first (names, shapes, `data.length` against the shape), with errors
+   * such as `input 'data': shape [1,3,224,224] needs 150528 values but data has 100`.
+   * Runs of one model execute one after another.
+   */
+  run(inputs: RunInputs): Promise<Tensor[]>;
+
+  /**
+   * A summary: inputs, outputs, operator counts, parameters; with input shapes (by name or in
+   * input order) also the output shapes and FLOPs. Not callable while a `run` is in progress.
+   */
+  info(shapes?: Record<string, number[]> | number[][]): ModelInfo;
+
+  /**
+   * Frees the model's WebAssembly (and GPU) memory. Afterwards every method throws
+   * `Error("mxnet-web: this model was disposed")`; a second `dispose()` does nothing. A run in
+   * progress completes first.
+   */
+  dispose(): void;
+}

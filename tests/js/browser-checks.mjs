@@ -1,0 +1,189 @@
+// The checks browser.test.mjs runs inside Chromium (loaded by browser.html). Each takes plain
+// JSON arguments and returns a plain JSON summary that the Node.js side asserts on; paths are
+// relative to the server root (the repository). Thrown errors reach the test with their message.
+
+import init, { Model, wasmMemoryBytes } from "/pkg/index.js";
+import { compareOutputs } from "/tests/js/compare.mjs";
+import { parseNpy } from "/tests/js/npy.mjs";
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`test setup: cannot fetch ${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+/** A fixture case: case.json, inputs by name and MXNet's outputs. */
+async function fixture(dir) {
+  const spec = JSON.parse(new TextDecoder().decode(await fetchBytes(`/${dir}/case.json`)));
+  const inputs = {};
+  for (const { name, file } of spec.inputs) inputs[name] = parseNpy(await fetchBytes(`/${dir}/${file}`));
+  const outputs = await Promise.all(spec.outputs.map(async (f) => parseNpy(await fetchBytes(`/${dir}/${f}`))));
+  return { spec, inputs, outputs };
+}
+
+/** What a rejection looked like, for the Node.js side to assert on. */
+function describeError(err) {
+  return { isError: err instanceof Error, name: err?.name, message: String(err?.message ?? err) };
+}
+
+async function rejection(promise) {
+  try {
+    const value = await promise;
+    value?.dispose?.();
+    return { resolved: true };
+  } catch (err) {
+    return describeError(err);
+  }
+}
+
+/** Runs a model on a case's inputs: the mismatches with MXNet's outputs (empty when equal). */
+async function runAndCompare(model, c) {
+  const outputs = await model.run(c.inputs);
+  return compareOutputs(outputs, c.outputs, c.spec.rtol, c.spec.atol);
+}
+
+function summary(model) {
+  return {
+    backend: model.backend,
+    fallbackReason: model.fallbackReason ?? null,
+    inputNames: [...model.inputNames],
+    outputCount: model.outputCount,
+  };
+}
+
+/** Whether this browser offers WebGPU with an adapter. */
+export async function environment() {
+  await init();
+  let adapter = false;
+  try {
+    adapter = Boolean(await navigator.gpu?.requestAdapter());
+  } catch {
+    adapter = false;
+  }
+  return { navigatorGpu: "gpu" in navigator, adapter, wasmMemoryBytes: wasmMemoryBytes() };
+}
+
+/** Model.load from a URL prefix, with progress events; outputs against MXNet's. */
+export async function loadPrefix({ dir, prefix, epoch, backend }) {
+  const c = await fixture(dir);
+  const events = [];
+  const model = await Model.load(`/${dir}/${prefix}`, { epoch, backend, onProgress: (e) => events.push({ ...e }) });
+  try {
+    return { ...summary(model), mismatches: await runAndCompare(model, c), events };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Model.load({ symbol, params }) with absolute and relative URLs. */
+export async function loadExplicit({ dir, backend }) {
+  const c = await fixture(dir);
+  const symbol = new URL(`/${dir}/${c.spec.symbol}`, location.href).href; // absolute
+  const params = `../../${dir}/${c.spec.params}`; // relative to this page (/tests/js/)
+  const model = await Model.load({ symbol, params }, { backend });
+  try {
+    return { ...summary(model), mismatches: await runAndCompare(model, c) };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Aborts while the params file streams in (served in 4 KiB chunks 500 ms apart: 3.5 s in all),
+ * and with an already aborted signal.
+ */
+export async function abortLoad({ dir, backend }) {
+  const controller = new AbortController();
+  const events = [];
+  const started = performance.now();
+  const during = await rejection(
+    Model.load(
+      { symbol: `/${dir}/model-symbol.json`, params: `/${dir}/model-0000.params?slow=500` },
+      {
+        backend,
+        signal: controller.signal,
+        onProgress: (e) => {
+          events.push({ ...e });
+          if (e.file === "params" && e.loaded > 0) controller.abort();
+        },
+      },
+    ),
+  );
+  const elapsedMs = performance.now() - started;
+  const before = await rejection(Model.load(`/${dir}/model`, { backend, signal: AbortSignal.abort() }));
+  return { during, before, events, elapsedMs };
+}
+
+/** Loading a params file that does not exist. */
+export async function notFound({ dir, backend }) {
+  return rejection(Model.load(`/${dir}/model`, { backend, epoch: 7 }));
+}
+
+/** A corrupt params file: truncated in memory (fromBytes) and served truncated (load). */
+export async function corruptParams({ dir, backend }) {
+  const symbol = new TextDecoder().decode(await fetchBytes(`/${dir}/model-symbol.json`));
+  const params = await fetchBytes(`/${dir}/model-0000.params`);
+  const half = params.length >> 1;
+  return {
+    fromBytes: await rejection(Model.fromBytes(symbol, params.subarray(0, half), { backend, paramsName: "half.params" })),
+    served: await rejection(
+      Model.load({ symbol: `/${dir}/model-symbol.json`, params: `/${dir}/model-0000.params?truncate=${half}` }, { backend }),
+    ),
+    garbage: await rejection(Model.fromBytes(symbol, new Uint8Array(4096).fill(7), { backend })),
+  };
+}
+
+/** Inputs the model cannot take; afterwards the model still runs correctly. */
+export async function wrongInputs({ dir, backend }) {
+  const c = await fixture(dir);
+  const model = await Model.load(`/${dir}/model`, { backend });
+  try {
+    const x = c.inputs.data;
+    const [n, ch, h, w] = x.shape;
+    return {
+      shape: x.shape,
+      shortData: await rejection(model.run({ data: { data: new Float32Array(100), shape: x.shape } })),
+      wrongShape: await rejection(model.run({ data: { data: x.data, shape: [n, ch * h, w, 1] } })),
+      unknownName: await rejection(model.run({ image: x })),
+      afterwards: await runAndCompare(model, c),
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * `iterations` × (create, run, dispose): the wasm memory after 5 and after all iterations.
+ * Every tenth model comes from Model.load, the others from Model.fromBytes. Use a model whose
+ * parameters are large enough for a leak to show (MTCNN O-net: ~2.7 MB of wasm memory each).
+ */
+export async function disposeCycles({ dir, backend, iterations }) {
+  const c = await fixture(dir);
+  const symbolUrl = `/${dir}/${c.spec.symbol}`;
+  const paramsUrl = `/${dir}/${c.spec.params}`;
+  const symbol = new TextDecoder().decode(await fetchBytes(symbolUrl));
+  const params = await fetchBytes(paramsUrl);
+  let after5 = 0;
+  let mismatches = [];
+  for (let i = 1; i <= iterations; i++) {
+    const model =
+      i % 10 === 0
+        ? await Model.load({ symbol: symbolUrl, params: paramsUrl }, { backend })
+        : await Model.fromBytes(symbol, params, { backend });
+    const m = await runAndCompare(model, c);
+    if (m.length > 0) mismatches = m;
+    model.dispose();
+    if (i === 5) after5 = wasmMemoryBytes();
+  }
+  const last = await Model.fromBytes(symbol, params, { backend });
+  last.dispose();
+  last.dispose(); // no-op
+  const afterDispose = await rejection(last.run(c.inputs));
+  let infoAfterDispose;
+  try {
+    last.info();
+  } catch (err) {
+    infoAfterDispose = describeError(err);
+  }
+  return { after5, afterAll: wasmMemoryBytes(), mismatches, afterDispose, infoAfterDispose };
+}

@@ -1,0 +1,94 @@
+// A static file server for the tests: serves the repository root on 127.0.0.1 (a free port),
+// with Content-Length and the MIME types browsers need (application/wasm, text/javascript).
+//
+// Query parameters shape the response so the tests can exercise the loader:
+//   ?slow=MS       send the body in 4 KiB chunks, MS milliseconds apart (for aborts)
+//   ?chunked=1     no Content-Length (chunked transfer): progress totals are unknown
+//   ?truncate=N    serve only the first N bytes (a corrupt file)
+// Node.js built-ins only.
+
+import http from "node:http";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+
+const MIME = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".json": "application/json",
+  ".wasm": "application/wasm",
+  ".params": "application/octet-stream",
+  ".npy": "application/octet-stream",
+};
+
+/**
+ * Starts the server. Resolves to `{ origin, requests, close() }`; `requests` lists the paths
+ * served (with status) for failure messages.
+ */
+export async function startServer(root) {
+  const requests = [];
+  const sockets = new Set();
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, "http://localhost");
+    let status = 200;
+    try {
+      const file = path.join(root, decodeURIComponent(url.pathname));
+      if (!file.startsWith(root + path.sep)) {
+        status = 403;
+      } else {
+        let body;
+        try {
+          body = await readFile(file);
+        } catch {
+          status = 404;
+        }
+        if (body !== undefined) {
+          const truncate = url.searchParams.get("truncate");
+          if (truncate !== null) body = body.subarray(0, Number(truncate));
+          const headers = {
+            "Content-Type": MIME[path.extname(file)] ?? "application/octet-stream",
+            "Cache-Control": "no-store",
+          };
+          if (url.searchParams.get("chunked") === null) headers["Content-Length"] = body.length;
+          res.writeHead(200, headers);
+          const slow = url.searchParams.get("slow");
+          if (slow === null) {
+            res.end(body);
+          } else {
+            for (let at = 0; at < body.length && !res.destroyed; at += 4096) {
+              res.write(body.subarray(at, at + 4096));
+              await new Promise((r) => setTimeout(r, Number(slow)));
+            }
+            res.end();
+          }
+        }
+      }
+    } catch (err) {
+      status = 500;
+      if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain" });
+      res.end(String(err));
+    }
+    requests.push(`${status} ${url.pathname}${url.search}`);
+    if (status === 403 || status === 404) {
+      res.writeHead(status, { "Content-Type": "text/plain" });
+      res.end(status === 404 ? "Not Found" : "Forbidden");
+    }
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address();
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
