@@ -1,0 +1,116 @@
+// Shared by every kernel file (prepended at load time).
+//
+// Bindings: 0 = the uniform block `p` (declared by each file as `P`), 1..6 = read-only inputs,
+// 8..10 = read-write outputs. Every buffer is an array<f32>; integer data (gather indices) is
+// stored as i32 bit patterns and read with bitcast. A kernel's bind-group layout lists only the
+// bindings it uses, so declaring all of them here is harmless.
+@group(0) @binding(1) var<storage, read> in0: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read> in2: array<f32>;
+@group(0) @binding(4) var<storage, read> in3: array<f32>;
+@group(0) @binding(5) var<storage, read> in4: array<f32>;
+@group(0) @binding(8) var<storage, read_write> out0: array<f32>;
+@group(0) @binding(9) var<storage, read_write> out1: array<f32>;
+@group(0) @binding(10) var<storage, read_write> out2: array<f32>;
+
+// One-thread-per-element kernels run 256 threads per workgroup on a 2-D grid of workgroups
+// (x wraps at the device's 65535 limit); this is the flat element index.
+const WG: u32 = 256u;
+fn flat_index(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (wg.y * nwg.x + wg.x) * WG + lid;
+}
+// The flat workgroup index, for one-workgroup-per-row kernels.
+fn flat_group(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wg.z * nwg.x * nwg.y + wg.y * nwg.x + wg.x;
+}
+
+// NaN and infinities built from bits: WGSL lets compilers assume finite arithmetic, so tests on
+// special values go through the bit patterns.
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+fn is_inf(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;
+}
+fn f_nan() -> f32 {
+    return bitcast<f32>(0x7fc00000u);
+}
+fn f_inf() -> f32 {
+    return bitcast<f32>(0x7f800000u);
+}
+const F32_MAX: f32 = 3.40282347e38;
+
+fn flag(c: bool) -> f32 {
+    return select(0.0, 1.0, c);
+}
+
+fn truthy(x: f32) -> bool {
+    return x != 0.0 || is_nan(x);
+}
+
+
+// Casts as src/ops/elementwise.rs::cast_value does (values stay f32).
+// x rounded to binary16 (nearest-even) and back; overflow to ±inf.
+fn to_f16(x: f32) -> f32 {
+    if (is_nan(x) || is_inf(x)) {
+        return x;
+    }
+    let a = abs(x);
+    var r: f32;
+    if (a >= 65520.0) {
+        r = f_inf();
+    } else if (a < 6.10351562e-05) {
+        // Subnormal halves: multiples of 2^-24.
+        r = round(a * 16777216.0) * 5.96046448e-08;
+    } else {
+        let e = i32((bitcast<u32>(a) >> 23u) & 0xffu) - 127;
+        let q = exp2(f32(e - 10));
+        r = round(a / q) * q;
+    }
+    return select(r, -r, x < 0.0);
+}
+
+// x86 cvttss2si semantics: truncation; NaN and out-of-range give i32::MIN.
+fn to_i32_x86(x: f32) -> i32 {
+    if (is_nan(x) || x >= 2147483648.0 || x < -2147483648.0) {
+        return i32(-2147483647) - 1;
+    }
+    return i32(trunc(x));
+}
+
+fn to_i64_x86(x: f32) -> f32 {
+    if (is_nan(x) || x >= 9.223372e18 || x < -9.223372e18) {
+        return -9.223372e18;
+    }
+    return trunc(x);
+}
+
+// Cast codes: 0 float32/float64, 1 float16, 2 bfloat16, 3 bool, 4 int32, 5 int64, 6 uint8,
+// 7 int8, 8 int16, 9 uint16, 10 uint32, 11 uint64.
+fn cast_to(code: u32, x: f32) -> f32 {
+    switch code {
+        case 0u: { return x; }
+        case 1u: { return to_f16(x); }
+        case 2u: { return bitcast<f32>(bitcast<u32>(x) & 0xffff0000u); }
+        case 3u: { return flag(truthy(x)); }
+        case 4u: { return f32(to_i32_x86(x)); }
+        case 5u: { return to_i64_x86(x); }
+        case 6u: { return f32(bitcast<u32>(to_i32_x86(x)) & 0xffu); }
+        case 7u: { return f32((to_i32_x86(x) << 24u) >> 24u); }
+        case 8u: { return f32((to_i32_x86(x) << 16u) >> 16u); }
+        case 9u: { return f32(bitcast<u32>(to_i32_x86(x)) & 0xffffu); }
+        case 10u: {
+            let v = to_i64_x86(x);
+            if (v == -9.223372e18) {
+                return 0.0;
+            }
+            return v - floor(v / 4294967296.0) * 4294967296.0;
+        }
+        case 11u: {
+            let v = to_i64_x86(x);
+            return select(v, v + 18446744073709551616.0, v < 0.0);
+        }
+        default: { return f_nan(); }
+    }
+}
+

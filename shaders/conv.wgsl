@@ -1,0 +1,239 @@
+// Convolution (implicit GEMM, and a direct kernel for depthwise) and Deconvolution (direct
+// gather). Every geometry is normalised to three spatial axes (D, H, W) as in src/ops/conv.rs:
+// 1-D and 2-D ops have D = H = 1 or D = 1.
+
+struct P {
+    batch: u32,
+    channels: u32,   // C (all groups)
+    filters: u32,    // F (all groups)
+    groups: u32,
+    cg: u32,         // C / G
+    fg: u32,         // F / G
+    m: u32,          // filters per group computed by this dispatch (implicit GEMM rows)
+    f_base: u32,     // first filter (within its group) of this dispatch
+    in_d: u32, in_h: u32, in_w: u32, in_size: u32,
+    out_d: u32, out_h: u32, out_w: u32, out_size: u32,
+    k_d: u32, k_h: u32, k_w: u32, k_size: u32,
+    s_d: u32, s_h: u32, s_w: u32, group_base: u32,
+    d_d: u32, d_h: u32, d_w: u32, n_total: u32,
+    p_d: u32, p_h: u32, p_w: u32, has_bias: u32,
+    x_off: u32, w_off: u32, out_off: u32, bias_off: u32,
+    act: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+@group(0) @binding(0) var<uniform> p: P;
+
+fn act(v: f32) -> f32 {
+    if (p.act == 1u) {
+        return select(0.0, v, v > 0.0 || is_nan(v));
+    }
+    return v;
+}
+
+const TM: u32 = 64u;
+const TN: u32 = 64u;
+const TK: u32 = 16u;
+var<workgroup> tile_a: array<f32, 1024>; // [k][m]: weights
+var<workgroup> tile_b: array<f32, 1024>; // [k][n]: im2col columns
+
+// Per group g (workgroup z): Out[f, j] = Σ_k W[f, k] · col[k, j] + bias[f], where
+// k = (c, kz, ky, kx) runs over the group's input channels and taps and j = (n, oz, oy, ox) over
+// all images and output positions. The im2col matrix is never stored: the B tile is gathered from
+// the input directly.
+@compute @workgroup_size(16, 16)
+fn conv_igemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let g = p.group_base + wg.z;
+    let row0 = wg.y * TM;
+    let col0 = wg.x * TN;
+    let t = lid.y * 16u + lid.x;
+    let kdim = p.cg * p.k_size;
+    let khw = p.k_h * p.k_w;
+
+    // The column this thread loads into the B tile is fixed: decompose it once.
+    let my_col = col0 + (t % TN);
+    let col_ok = my_col < p.n_total;
+    let n = my_col / p.out_size;
+    let pos = my_col % p.out_size;
+    let oz = pos / (p.out_h * p.out_w);
+    let oy = (pos / p.out_w) % p.out_h;
+    let ox = pos % p.out_w;
+    let iz0 = i32(oz * p.s_d) - i32(p.p_d);
+    let iy0 = i32(oy * p.s_h) - i32(p.p_h);
+    let ix0 = i32(ox * p.s_w) - i32(p.p_w);
+    let x_base = p.x_off + (n * p.channels + g * p.cg) * p.in_size;
+    // Weight rows of this dispatch start at w_off (which accounts for group_base and f_base).
+    let w_base = p.w_off + wg.z * p.fg * kdim;
+
+    var acc: array<array<f32, 4>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            acc[i][j] = 0.0;
+        }
+    }
+
+    for (var k0 = 0u; k0 < kdim; k0 += TK) {
+        for (var r = 0u; r < 4u; r++) {
+            let e = t + 256u * r;
+            let kk = e % TK;
+            let mm = e / TK;
+            let gm = row0 + mm;
+            let gk = k0 + kk;
+            var v = 0.0;
+            if (gm < p.m && gk < kdim) {
+                v = in1[w_base + gm * kdim + gk];
+            }
+            tile_a[kk * TM + mm] = v;
+        }
+        for (var r = 0u; r < 4u; r++) {
+            let kk = t / TN + 4u * r;
+            let gk = k0 + kk;
+            var v = 0.0;
+            if (col_ok && gk < kdim) {
+                let c = gk / p.k_size;
+                let tap = gk % p.k_size;
+                let kz = tap / khw;
+                let ky = (tap / p.k_w) % p.k_h;
+                let kx = tap % p.k_w;
+                let iz = iz0 + i32(kz * p.d_d);
+                let iy = iy0 + i32(ky * p.d_h);
+                let ix = ix0 + i32(kx * p.d_w);
+                if (iz >= 0 && iz < i32(p.in_d) && iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w)) {
+                    v = in0[x_base + c * p.in_size + (u32(iz) * p.in_h + u32(iy)) * p.in_w + u32(ix)];
+                }
+            }
+            tile_b[kk * TN + (t % TN)] = v;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var av: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = tile_a[kk * TM + lid.y + 16u * i];
+                bv[i] = tile_b[kk * TN + lid.x + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+
+    for (var j = 0u; j < 4u; j++) {
+        let col = col0 + lid.x + 16u * j;
+        if (col >= p.n_total) {
+            continue;
+        }
+        let cn = col / p.out_size;
+        let cpos = col % p.out_size;
+        for (var i = 0u; i < 4u; i++) {
+            let gm = row0 + lid.y + 16u * i;
+            if (gm >= p.m) {
+                continue;
+            }
+            let oc = g * p.fg + p.f_base + gm;
+            var v = acc[i][j];
+            if (p.has_bias == 1u) {
+                v += in2[p.bias_off + oc];
+            }
+            out0[p.out_off + (cn * p.filters + oc) * p.out_size + cpos] = act(v);
+        }
+    }
+}
+
+// Depthwise (C/G = 1): one thread per output element, summing its taps directly.
+@compute @workgroup_size(256)
+fn conv_depthwise(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let i = flat_index(wg, nwg, lid);
+    if (i >= p.n_total) {
+        return;
+    }
+    let pos = i % p.out_size;
+    let oc = (i / p.out_size) % p.filters;
+    let n = i / (p.out_size * p.filters);
+    let ic = oc / p.fg;
+    let oz = pos / (p.out_h * p.out_w);
+    let oy = (pos / p.out_w) % p.out_h;
+    let ox = pos % p.out_w;
+    let x_base = p.x_off + (n * p.channels + ic) * p.in_size;
+    let w_base = p.w_off + oc * p.k_size;
+    var acc = 0.0;
+    for (var kz = 0u; kz < p.k_d; kz++) {
+        let iz = i32(oz * p.s_d + kz * p.d_d) - i32(p.p_d);
+        if (iz < 0 || iz >= i32(p.in_d)) {
+            continue;
+        }
+        for (var ky = 0u; ky < p.k_h; ky++) {
+            let iy = i32(oy * p.s_h + ky * p.d_h) - i32(p.p_h);
+            if (iy < 0 || iy >= i32(p.in_h)) {
+                continue;
+            }
+            let row = x_base + (u32(iz) * p.in_h + u32(iy)) * p.in_w;
+            let wrow = w_base + (kz * p.k_h + ky) * p.k_w;
+            for (var kx = 0u; kx < p.k_w; kx++) {
+                let ix = i32(ox * p.s_w + kx * p.d_w) - i32(p.p_w);
+                if (ix >= 0 && ix < i32(p.in_w)) {
+                    acc = fma(in0[row + u32(ix)], in1[wrow + kx], acc);
+                }
+            }
+        }
+    }
+    if (p.has_bias == 1u) {
+        acc += in2[p.bias_off + oc];
+    }
+    out0[p.out_off + i] = act(acc);
+}
+
+// Transposed convolution as a gather: output position o receives x[i]·w[tap] for every input
+// position i and tap with i·s − p + tap·d = o. Weight layout (C_in, F/G, k...).
+@compute @workgroup_size(256)
+fn deconv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = flat_index(wg, nwg, lid);
+    if (i >= p.n_total) {
+        return;
+    }
+    let pos = i % p.out_size;
+    let oc = (i / p.out_size) % p.filters;
+    let n = i / (p.out_size * p.filters);
+    let g = oc / p.fg;
+    let f = oc % p.fg;
+    let oz = i32(pos / (p.out_h * p.out_w)) + i32(p.p_d);
+    let oy = i32((pos / p.out_w) % p.out_h) + i32(p.p_h);
+    let ox = i32(pos % p.out_w) + i32(p.p_w);
+    var acc = 0.0;
+    for (var kz = 0u; kz < p.k_d; kz++) {
+        let tz = oz - i32(kz * p.d_d);
+        if (tz < 0 || tz % i32(p.s_d) != 0 || tz / i32(p.s_d) >= i32(p.in_d)) {
+            continue;
+        }
+        let iz = u32(tz) / p.s_d;
+        for (var ky = 0u; ky < p.k_h; ky++) {
+            let ty = oy - i32(ky * p.d_h);
+            if (ty < 0 || ty % i32(p.s_h) != 0 || ty / i32(p.s_h) >= i32(p.in_h)) {
+                continue;
+            }
+            let iy = u32(ty) / p.s_h;
+            for (var kx = 0u; kx < p.k_w; kx++) {
+                let tx = ox - i32(kx * p.d_w);
+                if (tx < 0 || tx % i32(p.s_w) != 0 || tx / i32(p.s_w) >= i32(p.in_w)) {
+                    continue;
+                }
+                let ix = u32(tx) / p.s_w;
+                let tap = (kz * p.k_h + ky) * p.k_w + kx;
+                let x_pos = (iz * p.in_h + iy) * p.in_w + ix;
+                for (var c = 0u; c < p.cg; c++) {
+                    let ic = g * p.cg + c;
+                    acc = fma(in0[p.x_off + (n * p.channels + ic) * p.in_size + x_pos],
+                              in1[p.w_off + (ic * p.fg + f) * p.k_size + tap], acc);
+                }
+            }
+        }
+    }
+    if (p.has_bias == 1u) {
+        acc += in2[p.bias_off + oc];
+    }
+    out0[p.out_off + i] = act(acc);
+}
+

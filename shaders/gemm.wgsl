@@ -1,0 +1,124 @@
+// Batched GEMM: C[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] (+ bias), every operand addressed by
+// (offset, row stride, column stride, batch stride) so transposes and FullyConnected's Wᵀ need
+// no copies. Serves FullyConnected, dot and batch_dot.
+//
+// Tiling: a 64×64 block of C per workgroup of 16×16 threads, each thread accumulating a 4×4
+// sub-block (rows ty + 16·i, columns tx + 16·j); K advances in steps of 16 through workgroup
+// memory.
+
+struct P {
+    m: u32,
+    n: u32,
+    k: u32,
+    bias_mode: u32,  // 0 none, 1 per column (bias[n]), 2 per row (bias[m])
+    a_off: u32,
+    a_rs: u32,
+    a_cs: u32,
+    a_bs: u32,
+    b_off: u32,
+    b_rs: u32,
+    b_cs: u32,
+    b_bs: u32,
+    c_off: u32,
+    c_rs: u32,
+    c_cs: u32,
+    c_bs: u32,
+    bias_off: u32,
+    act: u32,        // 0 none, 1 relu applied after the bias
+    _pad0: u32,
+    _pad1: u32,
+}
+@group(0) @binding(0) var<uniform> p: P;
+
+const TM: u32 = 64u;
+const TN: u32 = 64u;
+const TK: u32 = 16u;
+
+var<workgroup> tile_a: array<f32, 1024>; // [k][m]
+var<workgroup> tile_b: array<f32, 1024>; // [k][n]
+
+@compute @workgroup_size(16, 16)
+fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wg.y * TM;
+    let col0 = wg.x * TN;
+    let batch = wg.z;
+    let t = lid.y * 16u + lid.x;
+    let a_base = p.a_off + batch * p.a_bs;
+    let b_base = p.b_off + batch * p.b_bs;
+
+    var acc: array<array<f32, 4>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            acc[i][j] = 0.0;
+        }
+    }
+
+    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+        // A tile: element e = t + 256·r → (k = e % 16, m = e / 16).
+        for (var r = 0u; r < 4u; r++) {
+            let e = t + 256u * r;
+            let kk = e % TK;
+            let mm = e / TK;
+            let gm = row0 + mm;
+            let gk = k0 + kk;
+            var v = 0.0;
+            if (gm < p.m && gk < p.k) {
+                v = in0[a_base + gm * p.a_rs + gk * p.a_cs];
+            }
+            tile_a[kk * TM + mm] = v;
+        }
+        // B tile: element e → (n = e % 64, k = e / 64).
+        for (var r = 0u; r < 4u; r++) {
+            let e = t + 256u * r;
+            let nn = e % TN;
+            let kk = e / TN;
+            let gn = col0 + nn;
+            let gk = k0 + kk;
+            var v = 0.0;
+            if (gn < p.n && gk < p.k) {
+                v = in1[b_base + gk * p.b_rs + gn * p.b_cs];
+            }
+            tile_b[kk * TN + nn] = v;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var av: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = tile_a[kk * TM + lid.y + 16u * i];
+                bv[i] = tile_b[kk * TN + lid.x + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+
+    let c_base = p.c_off + batch * p.c_bs;
+    for (var i = 0u; i < 4u; i++) {
+        let gm = row0 + lid.y + 16u * i;
+        if (gm >= p.m) {
+            continue;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let gn = col0 + lid.x + 16u * j;
+            if (gn >= p.n) {
+                continue;
+            }
+            var v = acc[i][j];
+            if (p.bias_mode == 1u) {
+                v += in2[p.bias_off + gn];
+            } else if (p.bias_mode == 2u) {
+                v += in2[p.bias_off + gm];
+            }
+            if (p.act == 1u) {
+                v = max(v, 0.0);
+            }
+            out0[c_base + gm * p.c_rs + gn * p.c_cs] = v;
+        }
+    }
+}
+

@@ -1,0 +1,100 @@
+// The softmax family (src/ops/activation.rs): softmax, log_softmax, softmin, SoftmaxOutput,
+// SoftmaxActivation. Data is viewed as (outer, n, inner); one workgroup per (outer, inner) row.
+
+struct P {
+    rows: u32,       // outer · inner
+    n: u32,
+    inner: u32,
+    flags: u32,      // 1 = negate (softmin), 2 = log, 4 = use length (in1), 8 = cast the output
+    temperature: f32,
+    cast_code: u32,
+    x_off: u32,
+    y_off: u32,
+}
+@group(0) @binding(0) var<uniform> p: P;
+
+const SW: u32 = 256u;
+var<workgroup> part: array<f32, 256>;
+
+fn reduce_max(lid: u32, v: f32) -> f32 {
+    part[lid] = v;
+    workgroupBarrier();
+    for (var s = SW / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            let o = part[lid + s];
+            if (part[lid] < o) {
+                part[lid] = o;
+            }
+        }
+        workgroupBarrier();
+    }
+    let m = part[0];
+    workgroupBarrier();
+    return m;
+}
+
+fn reduce_sum(lid: u32, v: f32) -> f32 {
+    part[lid] = v;
+    workgroupBarrier();
+    for (var s = SW / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            part[lid] = part[lid] + part[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let m = part[0];
+    workgroupBarrier();
+    return m;
+}
+
+@compute @workgroup_size(256)
+fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let r = flat_group(wg, nwg);
+    if (r >= p.rows) {
+        return;
+    }
+    let o = r / p.inner;
+    let ii = r % p.inner;
+    let base = o * p.n * p.inner + ii;
+    var len = p.n;
+    if ((p.flags & 4u) != 0u) {
+        let l = in1[r];
+        if (is_nan(l) || l <= 0.0) {
+            len = 0u;
+        } else {
+            len = min(u32(min(l, 4294967040.0)), p.n);
+        }
+    }
+    let sign = select(1.0, -1.0, (p.flags & 1u) != 0u);
+    var m = -f_inf();
+    for (var j = lid; j < len; j += SW) {
+        let v = sign * in0[p.x_off + base + j * p.inner];
+        if (m < v) {
+            m = v;
+        }
+    }
+    m = reduce_max(lid, m);
+    var s = 0.0;
+    for (var j = lid; j < len; j += SW) {
+        s += exp((sign * in0[p.x_off + base + j * p.inner] - m) / p.temperature);
+    }
+    let total = reduce_sum(lid, s);
+    let log_total = log(total);
+    for (var j = lid; j < p.n; j += SW) {
+        let k = base + j * p.inner;
+        var y = 0.0;
+        if (j < len) {
+            let z = (sign * in0[p.x_off + k] - m) / p.temperature;
+            if ((p.flags & 2u) != 0u) {
+                y = z - log_total;
+            } else {
+                y = exp(z) / total;
+            }
+        }
+        if ((p.flags & 8u) != 0u) {
+            y = cast_to(p.cast_code, y);
+        }
+        out0[p.y_off + k] = y;
+    }
+}

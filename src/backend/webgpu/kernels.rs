@@ -1,0 +1,229 @@
+//! Compute kernels: which WGSL file and entry point each one is, its binding signature, and the
+//! cache of shader modules, bind-group layouts and pipelines (one pipeline per kernel for the
+//! lifetime of the context: shapes travel in uniforms, never in the shader source).
+//!
+//! Binding convention shared by every shader (declared once in `shaders/common.wgsl`):
+//! `@binding(0)` the uniform block `p` (at most [`UNIFORM_BYTES`] bytes), `@binding(1..=6)`
+//! read-only inputs `in0..in5`, `@binding(8..=10)` read-write outputs `out0..out2`, all
+//! `array<f32>` (integer data such as gather indices is stored as `i32` bit patterns). A kernel's
+//! layout lists only the bindings it uses.
+
+use std::collections::HashMap;
+
+use crate::error::Result;
+
+/// Bytes of uniform data per dispatch (every shader's `P` struct fits).
+pub(crate) const UNIFORM_BYTES: u64 = 256;
+/// Binding number of the first output.
+pub(crate) const FIRST_OUTPUT_BINDING: u32 = 8;
+/// Workgroup size of the one-thread-per-element kernels.
+pub(crate) const LINEAR_WG: u32 = 256;
+
+const COMMON: &str = include_str!("../../../shaders/common.wgsl");
+
+/// The shader files (one per kernel family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Family {
+    Copy,
+    Elementwise,
+    Gemm,
+    Conv,
+    Pool,
+    Norm,
+    Softmax,
+    Reduce,
+    Index,
+}
+
+impl Family {
+    fn source(self) -> &'static str {
+        match self {
+            Family::Copy => include_str!("../../../shaders/copy.wgsl"),
+            Family::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
+            Family::Gemm => include_str!("../../../shaders/gemm.wgsl"),
+            Family::Conv => include_str!("../../../shaders/conv.wgsl"),
+            Family::Pool => include_str!("../../../shaders/pool.wgsl"),
+            Family::Norm => include_str!("../../../shaders/norm.wgsl"),
+            Family::Softmax => include_str!("../../../shaders/softmax.wgsl"),
+            Family::Reduce => include_str!("../../../shaders/reduce.wgsl"),
+            Family::Index => include_str!("../../../shaders/index.wgsl"),
+        }
+    }
+
+    fn file(self) -> &'static str {
+        match self {
+            Family::Copy => "copy.wgsl",
+            Family::Elementwise => "elementwise.wgsl",
+            Family::Gemm => "gemm.wgsl",
+            Family::Conv => "conv.wgsl",
+            Family::Pool => "pool.wgsl",
+            Family::Norm => "norm.wgsl",
+            Family::Softmax => "softmax.wgsl",
+            Family::Reduce => "reduce.wgsl",
+            Family::Index => "index.wgsl",
+        }
+    }
+}
+
+/// One compute entry point with its binding signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Kernel {
+    pub family: Family,
+    pub entry: &'static str,
+    pub inputs: u32,
+    pub outputs: u32,
+}
+
+macro_rules! kernels {
+    ($($name:ident = $family:ident :: $entry:literal ($inputs:literal -> $outputs:literal);)*) => {
+        $(pub(crate) const $name: Kernel = Kernel { family: Family::$family, entry: $entry, inputs: $inputs, outputs: $outputs };)*
+    };
+}
+
+kernels! {
+    // copy.wgsl: data movement
+    STRIDED_COPY = Copy::"strided_copy"(1 -> 1);
+    GATHER_INDEX = Copy::"gather_index"(2 -> 1);
+    FILL = Copy::"fill"(0 -> 1);
+    // elementwise.wgsl
+    MAP = Elementwise::"map"(1 -> 1);
+    BINARY = Elementwise::"binary"(2 -> 1);
+    ACCUMULATE = Elementwise::"accumulate"(1 -> 1);
+    WHERE = Elementwise::"where_select"(3 -> 1);
+    // gemm.wgsl
+    GEMM = Gemm::"gemm"(3 -> 1);
+    // conv.wgsl
+    CONV = Conv::"conv_igemm"(3 -> 1);
+    CONV_DEPTHWISE = Conv::"conv_depthwise"(3 -> 1);
+    DECONV = Conv::"deconv"(3 -> 1);
+    // pool.wgsl
+    POOL = Pool::"pool"(1 -> 1);
+    // norm.wgsl
+    BATCH_NORM = Norm::"batch_norm"(5 -> 1);
+    BATCH_NORM_STATS = Norm::"batch_norm_stats"(2 -> 2);
+    ROW_NORM = Norm::"row_norm"(3 -> 3);
+    LRN = Norm::"lrn"(1 -> 1);
+    // softmax.wgsl
+    SOFTMAX = Softmax::"softmax"(2 -> 1);
+    // reduce.wgsl
+    REDUCE = Reduce::"reduce"(1 -> 1);
+    TOPK = Reduce::"topk"(1 -> 2);
+    // index.wgsl
+    TAKE = Index::"take"(2 -> 1);
+    PICK = Index::"pick"(2 -> 1);
+    ONE_HOT = Index::"one_hot"(1 -> 1);
+}
+
+impl Kernel {
+    /// `file::entry`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{}::{}", self.family.file(), self.entry)
+    }
+}
+
+/// Cached GPU objects, created on first use.
+#[derive(Default)]
+pub(crate) struct KernelCache {
+    modules: HashMap<Family, wgpu::ShaderModule>,
+    layouts: HashMap<(u32, u32), (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    pipelines: HashMap<(Kernel, Option<u32>), wgpu::ComputePipeline>,
+}
+
+impl KernelCache {
+    /// The bind-group layout for `inputs` read-only and `outputs` read-write storage buffers.
+    pub fn layout(
+        &mut self,
+        device: &wgpu::Device,
+        inputs: u32,
+        outputs: u32,
+    ) -> wgpu::BindGroupLayout {
+        self.layout_pair(device, inputs, outputs).0.clone()
+    }
+
+    fn layout_pair(
+        &mut self,
+        device: &wgpu::Device,
+        inputs: u32,
+        outputs: u32,
+    ) -> &(wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+        self.layouts.entry((inputs, outputs)).or_insert_with(|| {
+            let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            };
+            let mut entries = vec![wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }];
+            entries.extend((0..inputs).map(|i| storage(1 + i, true)));
+            entries.extend((0..outputs).map(|i| storage(FIRST_OUTPUT_BINDING + i, false)));
+            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(&format!("mxnet-web {inputs}in/{outputs}out")),
+                entries: &entries,
+            });
+            let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: None,
+                bind_group_layouts: &[Some(&bgl)],
+                immediate_size: 0,
+            });
+            (bgl, pl)
+        })
+    }
+
+    /// The compute pipeline of `kernel` (compiling its shader file on first use), specialised
+    /// with the pipeline constant `OP = spec` when given: kernels that switch on an op code
+    /// (elementwise maps, reductions, pooling modes) then compile to straight-line code, which
+    /// matters for compilers that cannot hoist a uniform switch (llvmpipe runs every case).
+    pub fn pipeline(
+        &mut self,
+        device: &wgpu::Device,
+        kernel: Kernel,
+        spec: Option<u32>,
+    ) -> Result<wgpu::ComputePipeline> {
+        if let Some(p) = self.pipelines.get(&(kernel, spec)) {
+            return Ok(p.clone());
+        }
+        let module = self
+            .modules
+            .entry(kernel.family)
+            .or_insert_with(|| {
+                let source = format!("{COMMON}\n{}", kernel.family.source());
+                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(kernel.family.file()),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                })
+            })
+            .clone();
+        let layout = self
+            .layout_pair(device, kernel.inputs, kernel.outputs)
+            .1
+            .clone();
+        let constants: Vec<(&str, f64)> = spec.map(|v| ("OP", v as f64)).into_iter().collect();
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(kernel.entry),
+            layout: Some(&layout),
+            module: &module,
+            entry_point: Some(kernel.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                // Every kernel writes its workgroup memory before reading it.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        self.pipelines.insert((kernel, spec), pipeline.clone());
+        Ok(pipeline)
+    }
+}

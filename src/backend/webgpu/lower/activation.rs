@@ -1,0 +1,298 @@
+//! Activation, LeakyReLU, the softmax family and the loss heads → `elementwise.wgsl` (`map`,
+//! `binary` for PReLU) and `softmax.wgsl`.
+
+use crate::error::{fmt_shape, Error, Result};
+use crate::ops::activation::{ActType, ActivationOp, LeakyType, RegressionKind, SoftmaxKind};
+use crate::tensor::{numel, DType};
+
+use super::elementwise::{code, map, same_slabs};
+use super::{simplify, Lowering, Operand, U};
+use crate::backend::webgpu::kernels::{BINARY, FILL, SOFTMAX};
+
+/// `Activation(relu)`: max(x, 0) with NaN → 0 (unlike the `relu` operator).
+const ACT_RELU: u32 = 139;
+
+pub(crate) fn lower(
+    l: &mut Lowering,
+    op: &ActivationOp,
+    ins: &[Operand],
+    outs: &[Operand],
+) -> Result<()> {
+    let (x, y) = match (ins.first(), outs.first()) {
+        (Some(x), Some(y)) => (x, y),
+        _ => {
+            return Err(Error::Backend(format!(
+                "{}: no data or output",
+                op_name(op)
+            )))
+        }
+    };
+    match op {
+        ActivationOp::Activation { act } => {
+            let c = match act {
+                ActType::Relu => ACT_RELU,
+                ActType::Sigmoid => code::SIGMOID,
+                ActType::Tanh => code::TANH,
+                ActType::SoftRelu => code::SOFTRELU,
+                ActType::SoftSign => code::SOFTSIGN,
+            };
+            map(l, c, 0.0, 0.0, x, y)
+        }
+        ActivationOp::LeakyReLU {
+            act,
+            slope,
+            lower_bound,
+            upper_bound,
+        } => match act {
+            LeakyType::Leaky => map(l, code::LEAKY, *slope, 0.0, x, y),
+            LeakyType::Elu => map(l, code::ELU, *slope, 0.0, x, y),
+            LeakyType::Selu => map(l, code::SELU, 0.0, 0.0, x, y),
+            LeakyType::Gelu => map(l, code::GELU, 0.0, 0.0, x, y),
+            LeakyType::RRelu => {
+                let s = (lower_bound + upper_bound) / 2.0;
+                map(l, code::LEAKY, s, 0.0, x, y)?;
+                if let Some(mask) = outs.get(1) {
+                    for (j, range) in same_slabs(mask, mask, &FILL)? {
+                        let u = U::new().u(range.len()).u(0).i(0).i(0).f(s).u(0).u(0).u(0);
+                        l.linear(FILL, range.len(), u, vec![], vec![mask.chunk(j)])?;
+                    }
+                }
+                Ok(())
+            }
+            LeakyType::PRelu => {
+                let gamma = ins
+                    .get(1)
+                    .ok_or_else(|| Error::Backend("LeakyReLU(prelu) needs gamma".into()))?;
+                prelu(l, x, gamma, y)
+            }
+        },
+        ActivationOp::Softmax {
+            kind,
+            axis,
+            temperature,
+            out_dtype,
+            use_length,
+        } => {
+            let a = resolve(*axis, x.shape.len())?;
+            let (outer, n, inner) = around(&x.shape, a);
+            let mut flags = 0;
+            if *kind == SoftmaxKind::Softmin {
+                flags |= 1;
+            }
+            if *kind == SoftmaxKind::LogSoftmax {
+                flags |= 2;
+            }
+            let length = if *use_length {
+                flags |= 4;
+                Some(
+                    ins.get(1)
+                        .ok_or_else(|| Error::Backend("softmax: missing length".into()))?,
+                )
+            } else {
+                None
+            };
+            let cast = match out_dtype {
+                Some(d) if !matches!(d, DType::F32 | DType::F64) => {
+                    flags |= 8;
+                    cast_code(*d)
+                }
+                _ => 0,
+            };
+            softmax(
+                l,
+                (outer, n, inner),
+                flags,
+                *temperature,
+                cast,
+                x,
+                length,
+                y,
+            )
+        }
+        ActivationOp::SoftmaxOutput {
+            multi_output,
+            preserve_shape,
+        } => {
+            let s = &x.shape;
+            let layout = if *multi_output {
+                if s.len() < 2 {
+                    return Err(Error::shape(format!(
+                        "SoftmaxOutput multi_output needs 2-D data, got {}",
+                        fmt_shape(s)
+                    )));
+                }
+                around(s, 1)
+            } else if *preserve_shape {
+                around(
+                    s,
+                    s.len()
+                        .checked_sub(1)
+                        .ok_or_else(|| Error::shape("SoftmaxOutput of a 0-d input"))?,
+                )
+            } else {
+                let batch = s.first().copied().unwrap_or(1);
+                (batch, numel(s).checked_div(batch).unwrap_or(0), 1)
+            };
+            softmax(l, layout, 0, 1.0, 0, x, None, y)
+        }
+        ActivationOp::SoftmaxActivation { channel } => {
+            let s = &x.shape;
+            let a = if *channel {
+                1
+            } else {
+                s.len()
+                    .checked_sub(1)
+                    .ok_or_else(|| Error::shape("SoftmaxActivation of a 0-d input"))?
+            };
+            if a >= s.len() {
+                return Err(Error::shape(format!(
+                    "SoftmaxActivation: data {}",
+                    fmt_shape(s)
+                )));
+            }
+            softmax(l, around(s, a), 0, 1.0, 0, x, None, y)
+        }
+        ActivationOp::RegressionOutput {
+            kind: RegressionKind::Logistic,
+        } => map(l, code::SIGMOID, 0.0, 0.0, x, y),
+        ActivationOp::RegressionOutput { .. }
+        | ActivationOp::SvmOutput
+        | ActivationOp::MakeLoss { .. } => map(l, code::IDENTITY, 0.0, 0.0, x, y),
+    }
+}
+
+fn op_name(op: &ActivationOp) -> &'static str {
+    use crate::ops::Operator;
+    op.name()
+}
+
+fn resolve(axis: i64, ndim: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + ndim as i64 } else { axis };
+    if a < 0 || a >= ndim as i64 {
+        return Err(Error::shape(format!(
+            "axis {axis} out of range for {ndim} dimensions"
+        )));
+    }
+    Ok(a as usize)
+}
+
+/// (outer, n, inner) around axis `a`.
+fn around(shape: &[usize], a: usize) -> (usize, usize, usize) {
+    (numel(&shape[..a]), shape[a], numel(&shape[a + 1..]))
+}
+
+fn cast_code(d: DType) -> u32 {
+    match d {
+        DType::F32 | DType::F64 => 0,
+        DType::F16 => 1,
+        DType::BF16 => 2,
+        DType::Bool => 3,
+        DType::I32 => 4,
+        DType::I64 => 5,
+        DType::U8 => 6,
+        DType::I8 => 7,
+        DType::I16 => 8,
+        DType::U16 => 9,
+        DType::U32 => 10,
+        DType::U64 => 11,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn softmax(
+    l: &mut Lowering,
+    (outer, n, inner): (usize, usize, usize),
+    flags: u32,
+    temperature: f32,
+    cast: u32,
+    x: &Operand,
+    length: Option<&Operand>,
+    y: &Operand,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let rows = outer * inner;
+    let len = match length {
+        Some(o) => o.whole(&SOFTMAX)?,
+        None => super::BufRef::Dummy,
+    };
+    let u = U::new()
+        .u(rows)
+        .u(n)
+        .u(inner)
+        .bits(flags)
+        .f(temperature)
+        .bits(cast)
+        .u(0)
+        .u(0);
+    l.per_row(
+        SOFTMAX,
+        rows,
+        u,
+        vec![x.whole(&SOFTMAX)?, len],
+        vec![y.whole(&SOFTMAX)?],
+    )
+}
+
+/// PReLU: gamma's extent along data axes 0 and 1, as src/ops/activation.rs aligns it (gamma's
+/// dims from the right against data dims 1 and 0, matching equal sizes or 1).
+fn prelu(l: &mut Lowering, x: &Operand, gamma: &Operand, y: &Operand) -> Result<()> {
+    let data = &x.shape;
+    let g = &gamma.shape;
+    let mut extent = [1usize; 2];
+    let mut remaining = g.len();
+    for i in (0..data.len()).rev() {
+        if remaining > 0 && i <= 1 && (data[i] == g[remaining - 1] || g[remaining - 1] == 1) {
+            extent[i] = g[remaining - 1];
+            remaining -= 1;
+        }
+    }
+    if remaining != 0 {
+        return Err(Error::shape(format!(
+            "LeakyReLU(prelu): cannot broadcast gamma {} to data {}",
+            fmt_shape(g),
+            fmt_shape(data)
+        )));
+    }
+    let own = crate::tensor::strides(data)
+        .iter()
+        .map(|&s| s as i64)
+        .collect::<Vec<_>>();
+    let gs: Vec<i64> = (0..data.len())
+        .map(|k| match k {
+            0 if extent[0] > 1 => extent[1] as i64,
+            1 if extent[1] > 1 => 1,
+            _ => 0,
+        })
+        .collect();
+    let (shape, st) = simplify(data, &[own, gs]);
+    if shape.len() > 8 {
+        return Err(Error::Unsupported(format!(
+            "LeakyReLU(prelu) on {} has too many axes",
+            fmt_shape(data)
+        )));
+    }
+    let n = y.numel();
+    let mut u = U::new()
+        .u(n)
+        .bits(code::PRELU)
+        .u(shape.len())
+        .u(0)
+        .f(0.0)
+        .f(0.0)
+        .u(0)
+        .u(0)
+        .u(0)
+        .u(0)
+        .u(0)
+        .u(0);
+    u = u
+        .u_array(&shape, 8)
+        .i_array(&st[0], 8)
+        .i_array(&st[1], 8)
+        .i_array(&[], 8);
+    let ins = vec![x.whole(&BINARY)?, gamma.whole(&BINARY)?];
+    l.specialized(code::PRELU)
+        .linear(BINARY, n, u, ins, vec![y.whole(&BINARY)?])
+}

@@ -1,0 +1,192 @@
+//! Reductions, argmax/argmin and topk/sort/argsort → `reduce.wgsl`.
+
+use crate::error::{fmt_shape, Error, Result};
+use crate::ops::reduce::{ReduceKind, ReduceOp, TopKReturn};
+use crate::tensor::{numel, strides, DType};
+
+use super::{simplify, BufRef, Lowering, Operand, U};
+use crate::backend::webgpu::kernels::{REDUCE, TOPK};
+
+fn resolve(axis: i64, ndim: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + ndim as i64 } else { axis };
+    if a < 0 || a >= ndim as i64 {
+        return Err(Error::shape(format!(
+            "axis {axis} out of range for {ndim} dimensions"
+        )));
+    }
+    Ok(a as usize)
+}
+
+/// Which axes are reduced (MXNet's rules: none listed = all, `exclude` flips).
+fn reduced_axes(shape: &[usize], axes: Option<&[i64]>, exclude: bool) -> Result<Vec<bool>> {
+    let nd = shape.len();
+    match axes {
+        Some(a) if !a.is_empty() => {
+            let mut listed = vec![false; nd];
+            for &ax in a {
+                listed[resolve(ax, nd)?] = true;
+            }
+            Ok(listed.into_iter().map(|l| l != exclude).collect())
+        }
+        _ => Ok(vec![true; nd]),
+    }
+}
+
+pub(crate) fn lower(
+    l: &mut Lowering,
+    op: &ReduceOp,
+    ins: &[Operand],
+    outs: &[Operand],
+) -> Result<()> {
+    let (x, y) = match (ins.first(), outs.first()) {
+        (Some(x), Some(y)) => (x, y),
+        _ => return Err(Error::Backend("reduction without data or output".into())),
+    };
+    match op {
+        ReduceOp::Reduce {
+            kind,
+            axes,
+            exclude,
+            ..
+        } => {
+            let code = match kind {
+                ReduceKind::Sum => 0,
+                ReduceKind::Mean => 1,
+                ReduceKind::Max => 2,
+                ReduceKind::Min => 3,
+                ReduceKind::Prod => 4,
+                ReduceKind::NanSum => 5,
+                ReduceKind::NanProd => 6,
+            };
+            let red = reduced_axes(&x.shape, axes.as_deref(), *exclude)?;
+            reduce(l, code, x, &red, y)
+        }
+        ReduceOp::Norm { ord, axes, .. } => {
+            let red = reduced_axes(&x.shape, axes.as_deref(), false)?;
+            reduce(l, if *ord == 1 { 7 } else { 8 }, x, &red, y)
+        }
+        ReduceOp::ArgExtreme { max, axis, .. } => {
+            let red = match axis {
+                None => vec![true; x.shape.len()],
+                Some(a) => {
+                    let a = resolve(*a, x.shape.len())?;
+                    (0..x.shape.len()).map(|k| k == a).collect()
+                }
+            };
+            reduce(l, if *max { 9 } else { 10 }, x, &red, y)
+        }
+        ReduceOp::TopK {
+            axis,
+            k,
+            ret,
+            ascending,
+            index_dtype,
+            ..
+        } => {
+            let (outer, n, inner) = match axis {
+                None => (1, x.numel(), 1),
+                Some(a) => {
+                    let a = resolve(*a, x.shape.len())?;
+                    (numel(&x.shape[..a]), x.shape[a], numel(&x.shape[a + 1..]))
+                }
+            };
+            let k = if *k <= 0 { n } else { (*k as usize).min(n) };
+            let ret_code = match ret {
+                TopKReturn::Value => 0,
+                TopKReturn::Indices => 1,
+                TopKReturn::Both => 2,
+                TopKReturn::Mask => 3,
+            };
+            let total = outer * n * inner;
+            let u = U::new()
+                .u(total)
+                .u(n)
+                .u(inner)
+                .u(k)
+                .bits(ret_code)
+                .u(*ascending as usize)
+                .bits(cast_code(*index_dtype))
+                .u(0);
+            let out1 = match outs.get(1) {
+                Some(o) => o.whole(&TOPK)?,
+                None => BufRef::DummyOut(1),
+            };
+            l.linear(
+                TOPK,
+                total,
+                u,
+                vec![x.whole(&TOPK)?],
+                vec![y.whole(&TOPK)?, out1],
+            )
+        }
+    }
+}
+
+fn cast_code(d: DType) -> u32 {
+    match d {
+        DType::F16 => 1,
+        DType::BF16 => 2,
+        DType::Bool => 3,
+        DType::I32 => 4,
+        DType::I64 => 5,
+        DType::U8 => 6,
+        DType::I8 => 7,
+        DType::I16 => 8,
+        DType::U16 => 9,
+        DType::U32 => 10,
+        DType::U64 => 11,
+        DType::F32 | DType::F64 => 0,
+    }
+}
+
+/// One workgroup per output element: the kept axes pick the element, the reduced axes are
+/// walked in row-major order (so argmax's index is the position along the reduced axes).
+fn reduce(l: &mut Lowering, code: u32, x: &Operand, reduced: &[bool], y: &Operand) -> Result<()> {
+    let st: Vec<i64> = strides(&x.shape).iter().map(|&s| s as i64).collect();
+    let (mut ks, mut kst, mut rs, mut rst) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (k, &d) in x.shape.iter().enumerate() {
+        if reduced[k] {
+            rs.push(d);
+            rst.push(st[k]);
+        } else {
+            ks.push(d);
+            kst.push(st[k]);
+        }
+    }
+    let count = numel(&rs);
+    let n_out = numel(&ks);
+    if n_out != y.numel() {
+        return Err(Error::shape(format!(
+            "reduction of {} gives {} values, output {} holds {}",
+            fmt_shape(&x.shape),
+            n_out,
+            fmt_shape(&y.shape),
+            y.numel()
+        )));
+    }
+    let (ks, kst) = simplify(&ks, &[kst]);
+    // Merging axes keeps the row-major order, so argmax's linear index is unchanged.
+    let (rs, rst) = simplify(&rs, &[rst]);
+    if ks.len() > 8 || rs.len() > 8 {
+        return Err(Error::Unsupported(format!(
+            "reduction over {} needs more than 8 axes on the GPU",
+            fmt_shape(&x.shape)
+        )));
+    }
+    let u = U::new()
+        .u(n_out)
+        .u(count)
+        .bits(code)
+        .u(ks.len())
+        .u(rs.len())
+        .u(0)
+        .u(0)
+        .u(0)
+        .u_array(&ks, 8)
+        .i_array(&kst[0], 8)
+        .u_array(&rs, 8)
+        .i_array(&rst[0], 8);
+    let (xb, yb) = (x.whole(&REDUCE)?, y.whole(&REDUCE)?);
+    l.specialized(code)
+        .per_row(REDUCE, n_out, u, vec![xb], vec![yb])
+}
