@@ -204,6 +204,11 @@ export class Model {
       () => this.#settled(),
     );
     const outputs = await result;
+    // Under "auto", a model the GPU cannot run falls back to the CPU at its first run.
+    if (this.#running === 0 && this.#wasm) {
+      this.#backend = this.#wasm.backend;
+      this.#fallbackReason = this.#wasm.fallbackReason ?? undefined;
+    }
     return Array.from(outputs, (o) => ({ data: o.data, shape: Array.from(o.shape) }));
   }
 
@@ -294,8 +299,8 @@ export class Model {
   }
 }
 
-/** Binds a model in wasm and wraps it. */
-function create(symbolJson, symbolName, paramsBytes, paramsName, options) {
+/** Binds a model in wasm, selects its backend (WebGPU device + weight upload) and wraps it. */
+async function create(symbolJson, symbolName, paramsBytes, paramsName, options) {
   const wasm = WasmModel.fromBytes(
     symbolJson,
     String(symbolName),
@@ -307,6 +312,12 @@ function create(symbolJson, symbolName, paramsBytes, paramsName, options) {
     options.prefixMap,
     options.backend,
   );
+  try {
+    await wasm.selectBackend();
+  } catch (err) {
+    wasm.free();
+    throw err;
+  }
   return new Model(CONSTRUCT, wasm);
 }
 

@@ -21,6 +21,6 @@ echo "== cargo test --release"
 MXNET_WEB_REQUIRE_BIG=1 cargo test --release --all-targets
 
 echo "== npm package: build"
-bash scripts/build-wasm.sh
+bash scripts/build-wasm.sh --features webgpu
 echo "== npm package: Node and browser tests"
 node --test tests/js/

@@ -32,13 +32,18 @@ fn is_nan(x: f32) -> bool {
 fn is_inf(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;
 }
+// The bits live in private variables: a constant expression that evaluates to NaN or infinity is a
+// compile error in browsers' WGSL compilers (Tint), so these must stay runtime values.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+var<private> INF_BITS: u32 = 0x7f800000u;
 fn f_nan() -> f32 {
-    return bitcast<f32>(0x7fc00000u);
+    return bitcast<f32>(NAN_BITS);
 }
 fn f_inf() -> f32 {
-    return bitcast<f32>(0x7f800000u);
+    return bitcast<f32>(INF_BITS);
 }
-const F32_MAX: f32 = 3.40282347e38;
+// Hex float: the decimal 3.40282347e38 is not exactly representable and browsers reject it.
+const F32_MAX: f32 = 0x1.fffffep+127f;
 
 fn flag(c: bool) -> f32 {
     return select(0.0, 1.0, c);

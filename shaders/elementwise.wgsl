@@ -215,10 +215,43 @@ fn lgamma_pos(x: f32) -> f32 {
     return (y - 0.5) * log(y) - y + 0.918938533 + series - log(prod);
 }
 
+// sin and cos with our own argument reduction and polynomials: WGSL only bounds the builtins'
+// error within [-π, π] (2^-11 absolute), and browsers' compilers (SwiftShader) are that coarse.
+// Cody–Waite reduction by π/2 in three parts, then Cephes' single-precision minimax polynomials
+// on [-π/4, π/4]; accurate to a few ulp for |x| up to ~1e5.
+fn sincos_reduced(x: f32) -> vec3<f32> {
+    let j = round(x * 0.636619772);
+    let r = ((x - j * 1.5703125) - j * 4.837512969970703125e-4) - j * 7.549789954891882e-8;
+    let z = r * r;
+    let s = ((-1.9515295891e-4 * z + 8.3321608736e-3) * z - 1.6666654611e-1) * z * r + r;
+    let c = ((2.443315711809948e-5 * z - 1.388731625493765e-3) * z + 4.166664568298827e-2) * z * z - 0.5 * z + 1.0;
+    // Quadrant j mod 4 (j may be negative).
+    let q = f32(i32(j) & 3);
+    return vec3<f32>(s, c, q);
+}
+fn sin_(x: f32) -> f32 {
+    let v = sincos_reduced(x);
+    switch (u32(v.z)) {
+        case 0u: { return v.x; }
+        case 1u: { return v.y; }
+        case 2u: { return -v.x; }
+        default: { return -v.y; }
+    }
+}
+fn cos_(x: f32) -> f32 {
+    let v = sincos_reduced(x);
+    switch (u32(v.z)) {
+        case 0u: { return v.y; }
+        case 1u: { return -v.x; }
+        case 2u: { return -v.y; }
+        default: { return v.x; }
+    }
+}
+
 // sin(π x) with the argument reduced exactly first.
 fn sinpi_(x: f32) -> f32 {
     let r = x - 2.0 * floor(x * 0.5);
-    return sin(PI * r);
+    return sin_(PI * r);
 }
 
 fn gamma_(x: f32) -> f32 {
@@ -381,9 +414,9 @@ fn unary(op: u32, x: f32) -> f32 {
         case 12u: { return log2(x); }
         case 13u: { return log2(x) * 0.301029996; }
         case 14u: { return log1p_(x); }
-        case 15u: { return sin(x); }
-        case 16u: { return cos(x); }
-        case 17u: { return tan(x); }
+        case 15u: { return sin_(x); }
+        case 16u: { return cos_(x); }
+        case 17u: { return sin_(x) / cos_(x); }
         case 18u: { return asin_(x); }
         case 19u: { return acos_(x); }
         case 20u: { return atan_(x); }

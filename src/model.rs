@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::backend::cpu::CpuExecutable;
+#[cfg(feature = "webgpu")]
+use crate::backend::webgpu::{GpuContext, GpuWeights, RunStats, WebGpuExecutable};
 use crate::bind::{bind, BindOptions, BoundModel};
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::params::{read_params, ParamsFile};
@@ -20,14 +22,91 @@ use crate::ops::InputRole;
 use crate::plan::build_plan;
 use crate::tensor::{numel, Tensor};
 
+/// Which backend a model should run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// WebGPU when an adapter and a device are obtained and the model fits the device, else the
+    /// CPU (with the reason in [`Model::fallback_reason`]).
+    Auto,
+    Cpu,
+    WebGpu,
+}
+
+impl BackendChoice {
+    /// Parses `auto`, `cpu` or `webgpu`.
+    pub fn parse(s: &str) -> Result<BackendChoice> {
+        match s {
+            "auto" => Ok(BackendChoice::Auto),
+            "cpu" => Ok(BackendChoice::Cpu),
+            "webgpu" => Ok(BackendChoice::WebGpu),
+            other => Err(Error::Input(format!(
+                "unknown backend '{other}' (expected auto, webgpu or cpu)"
+            ))),
+        }
+    }
+}
+
+/// The backend a model runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Cpu,
+    WebGpu,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::WebGpu => "webgpu",
+        }
+    }
+}
+
+#[cfg(feature = "webgpu")]
+thread_local! {
+    static GPU_CONTEXT: std::cell::RefCell<Option<GpuContext>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The device every model of this thread (in the browser: of the page) shares. Requesting a
+/// device is slow and browsers limit how many a page may hold; sharing one also shares the
+/// compiled pipelines. A lost device is replaced on the next request.
+#[cfg(feature = "webgpu")]
+async fn shared_gpu_context() -> Result<GpuContext> {
+    if let Some(ctx) = GPU_CONTEXT
+        .with(|c| c.borrow().clone())
+        .filter(|c| !c.is_lost())
+    {
+        return Ok(ctx);
+    }
+    let ctx = GpuContext::new().await?;
+    GPU_CONTEXT.with(|c| *c.borrow_mut() = Some(ctx.clone()));
+    Ok(ctx)
+}
+
+/// A plan compiled for one backend.
+#[derive(Debug)]
+enum Executable {
+    Cpu(CpuExecutable),
+    #[cfg(feature = "webgpu")]
+    Gpu(WebGpuExecutable),
+}
+
 /// A loaded model, ready to run. Plans are built per distinct set of input shapes and cached.
+/// A new model runs on the CPU; [`Model::set_backend`] chooses another backend.
 #[derive(Debug)]
 pub struct Model {
     /// The bound model after backend-independent rewrites ([`crate::optimize`]).
     bound: BoundModel,
     /// The graph as the file describes it (what `info` reports).
     original: Graph,
-    plans: HashMap<Vec<Vec<usize>>, CpuExecutable>,
+    backend: Backend,
+    choice: BackendChoice,
+    fallback_reason: Option<String>,
+    /// The device and the weights uploaded to it, shared by every GPU plan of this model.
+    #[cfg(feature = "webgpu")]
+    gpu: Option<std::sync::Arc<GpuWeights>>,
+    plans: HashMap<Vec<Vec<usize>>, Executable>,
+    last_shapes: Option<Vec<Vec<usize>>>,
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
@@ -100,7 +179,13 @@ impl Model {
         Ok(Model {
             bound,
             original,
+            backend: Backend::Cpu,
+            choice: BackendChoice::Cpu,
+            fallback_reason: None,
+            #[cfg(feature = "webgpu")]
+            gpu: None,
             plans: HashMap::new(),
+            last_shapes: None,
         })
     }
 
@@ -124,8 +209,82 @@ impl Model {
         self.bound.graph.heads.len()
     }
 
-    /// Runs a forward pass. `inputs` are positional, in [`Model::input_names`] order.
-    pub fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    /// Chooses the backend. `Cpu` always succeeds. `WebGpu` requests an adapter and a device
+    /// (with the adapter's own limits) and uploads the weights, or fails. `Auto` does the same
+    /// and falls back to the CPU on any failure, recording why in [`Model::fallback_reason`].
+    pub async fn set_backend(&mut self, choice: BackendChoice) -> Result<()> {
+        self.plans.clear();
+        self.choice = choice;
+        self.fallback_reason = None;
+        self.backend = Backend::Cpu;
+        #[cfg(feature = "webgpu")]
+        {
+            self.gpu = None;
+        }
+        if choice == BackendChoice::Cpu {
+            return Ok(());
+        }
+        #[cfg(feature = "webgpu")]
+        let gpu: Result<std::sync::Arc<GpuWeights>> = async {
+            let ctx = shared_gpu_context().await?;
+            GpuWeights::upload(&self.bound, &ctx).await
+        }
+        .await;
+        #[cfg(not(feature = "webgpu"))]
+        let gpu: Result<()> = Err(Error::Unsupported(
+            "the WebGPU backend is not compiled into this build (cargo feature `webgpu`)".into(),
+        ));
+        match gpu {
+            #[cfg(feature = "webgpu")]
+            Ok(weights) => {
+                self.gpu = Some(weights);
+                self.backend = Backend::WebGpu;
+                Ok(())
+            }
+            #[cfg(not(feature = "webgpu"))]
+            Ok(()) => Ok(()),
+            Err(e) if choice == BackendChoice::Auto => {
+                self.fallback_reason = Some(format!("WebGPU is not available: {e}"));
+                Ok(())
+            }
+            Err(e) => Err(Error::Backend(format!(
+                "backend 'webgpu' is not available: {e}"
+            ))),
+        }
+    }
+
+    /// [`Model::set_backend`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn set_backend_blocking(&mut self, choice: BackendChoice) -> Result<()> {
+        pollster::block_on(self.set_backend(choice))
+    }
+
+    /// The backend that runs this model.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Why `Auto` chose the CPU (None when it chose WebGPU or a backend was forced).
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback_reason.as_deref()
+    }
+
+    /// The WebGPU adapter in use, if any.
+    #[cfg(feature = "webgpu")]
+    pub fn gpu_adapter(&self) -> Option<&crate::backend::webgpu::AdapterSummary> {
+        self.gpu.as_ref().map(|w| w.context().adapter())
+    }
+
+    /// GPU counters (submits, dispatches, buffer allocations) of the latest WebGPU run.
+    #[cfg(feature = "webgpu")]
+    pub fn gpu_run_stats(&self) -> Option<RunStats> {
+        match self.plans.get(self.last_shapes.as_ref()?)? {
+            Executable::Gpu(e) => Some(e.last_run().clone()),
+            Executable::Cpu(_) => None,
+        }
+    }
+
+    fn check_inputs(&self, inputs: &[Tensor]) -> Result<Vec<Vec<usize>>> {
         let names = self.input_names();
         if inputs.len() != names.len() {
             return Err(Error::Input(format!(
@@ -145,27 +304,100 @@ impl Model {
                 )));
             }
         }
-        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
-        if !self.plans.contains_key(&shapes) {
-            let plan = build_plan(&self.bound, &shapes).map_err(|e| match e {
-                Error::Node { .. } | Error::Shape(_) => Error::Input(format!(
-                    "inputs of shape {} do not fit the model: {e}",
-                    shapes
-                        .iter()
-                        .map(|s| fmt_shape(s))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                e => e,
-            })?;
-            self.plans.insert(shapes.clone(), CpuExecutable::new(plan));
+        Ok(inputs.iter().map(|t| t.shape.clone()).collect())
+    }
+
+    fn plan_for(&self, shapes: &[Vec<usize>]) -> Result<crate::plan::Plan> {
+        build_plan(&self.bound, shapes).map_err(|e| match e {
+            Error::Node { .. } | Error::Shape(_) => Error::Input(format!(
+                "inputs of shape {} do not fit the model: {e}",
+                shapes
+                    .iter()
+                    .map(|s| fmt_shape(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            e => e,
+        })
+    }
+
+    /// Builds (once per input shapes) the executable on the current backend. Under `Auto`, a
+    /// model the device cannot run (a limit, an unsupported case) falls back to the CPU.
+    async fn prepare(&mut self, shapes: &[Vec<usize>]) -> Result<()> {
+        if self.plans.contains_key(shapes) {
+            return Ok(());
         }
-        let exe = self
-            .plans
-            .get_mut(&shapes)
-            .ok_or_else(|| Error::Backend("plan cache".into()))?;
+        let plan = self.plan_for(shapes)?;
+        let exe = match self.backend {
+            Backend::Cpu => Executable::Cpu(CpuExecutable::new(plan)),
+            #[cfg(feature = "webgpu")]
+            Backend::WebGpu => {
+                let weights = self
+                    .gpu
+                    .clone()
+                    .ok_or_else(|| Error::Backend("WebGPU weights missing".into()))?;
+                match WebGpuExecutable::with_weights(plan.clone(), &self.bound.graph, weights).await
+                {
+                    Ok(e) => Executable::Gpu(e),
+                    Err(e) if self.choice == BackendChoice::Auto => {
+                        self.fallback_reason = Some(format!("WebGPU cannot run this model: {e}"));
+                        self.backend = Backend::Cpu;
+                        self.gpu = None;
+                        self.plans.clear();
+                        Executable::Cpu(CpuExecutable::new(plan))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            #[cfg(not(feature = "webgpu"))]
+            Backend::WebGpu => {
+                return Err(Error::Backend("no WebGPU backend in this build".into()))
+            }
+        };
+        self.plans.insert(shapes.to_vec(), exe);
+        Ok(())
+    }
+
+    /// Runs a forward pass. `inputs` are positional, in [`Model::input_names`] order.
+    pub async fn run_async(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let shapes = self.check_inputs(inputs)?;
+        self.prepare(&shapes).await?;
+        self.last_shapes = Some(shapes.clone());
         let refs: Vec<&Tensor> = inputs.iter().collect();
-        exe.run(&self.bound.graph, &self.bound.params, &refs)
+        match self.plans.get_mut(&shapes) {
+            Some(Executable::Cpu(e)) => e.run(&self.bound.graph, &self.bound.params, &refs),
+            #[cfg(feature = "webgpu")]
+            Some(Executable::Gpu(e)) => e.run(&refs).await,
+            None => Err(Error::Backend("plan cache".into())),
+        }
+    }
+
+    /// Runs a forward pass, blocking. `inputs` are positional, in [`Model::input_names`] order.
+    /// In the browser only the CPU backend can block: use [`Model::run_async`] there.
+    pub fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            pollster::block_on(self.run_async(inputs))
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            if self.backend != Backend::Cpu {
+                return Err(Error::Unsupported(
+                    "WebGPU runs are asynchronous in the browser: use run_async".into(),
+                ));
+            }
+            let shapes = self.check_inputs(inputs)?;
+            if !self.plans.contains_key(&shapes) {
+                let plan = self.plan_for(&shapes)?;
+                self.plans
+                    .insert(shapes.clone(), Executable::Cpu(CpuExecutable::new(plan)));
+            }
+            let refs: Vec<&Tensor> = inputs.iter().collect();
+            match self.plans.get_mut(&shapes) {
+                Some(Executable::Cpu(e)) => e.run(&self.bound.graph, &self.bound.params, &refs),
+                _ => Err(Error::Backend("plan cache".into())),
+            }
+        }
     }
 
     /// Runs with inputs given by name (any order; every input must be given).
@@ -299,7 +531,9 @@ impl ModelInfo {
     /// The summary as a JSON object (camelCase keys, as the JS API returns it).
     pub fn to_json(&self) -> serde_json::Value {
         let named = |v: &[(String, Option<Vec<usize>>)]| {
-            v.iter().map(|(n, s)| serde_json::json!({ "name": n, "shape": s })).collect::<Vec<_>>()
+            v.iter()
+                .map(|(n, s)| serde_json::json!({ "name": n, "shape": s }))
+                .collect::<Vec<_>>()
         };
         serde_json::json!({
             "mxnetVersion": self.mxnet_version,

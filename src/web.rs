@@ -8,7 +8,7 @@ use js_sys::{Array, Float32Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::bind::BindOptions;
-use crate::model::Model;
+use crate::model::{BackendChoice, Model};
 use crate::tensor::Tensor;
 
 #[wasm_bindgen(start)]
@@ -25,8 +25,7 @@ fn js_err(e: crate::Error) -> JsError {
 #[wasm_bindgen]
 pub struct WasmModel {
     model: Model,
-    backend: String,
-    fallback_reason: Option<String>,
+    choice: BackendChoice,
 }
 
 #[wasm_bindgen]
@@ -51,15 +50,23 @@ impl WasmModel {
             .map(|s| BindOptions::parse_prefix_map(s))
             .collect::<crate::Result<Vec<_>>>()
             .map_err(js_err)?;
-        let opts = BindOptions { inputs, allow_missing, ignore_extra, prefix_map };
-        let (backend, fallback_reason) = match backend {
-            "cpu" => ("cpu".to_string(), None),
-            "auto" => ("cpu".to_string(), Some("this build has no WebGPU backend".to_string())),
-            "webgpu" => return Err(JsError::new("backend 'webgpu' is not available in this build; use 'auto' or 'cpu'")),
-            other => return Err(JsError::new(&format!("unknown backend '{other}' (expected auto, webgpu or cpu)"))),
+        let opts = BindOptions {
+            inputs,
+            allow_missing,
+            ignore_extra,
+            prefix_map,
         };
-        let model = Model::from_bytes(symbol_json, symbol_name, params, params_name, &opts).map_err(js_err)?;
-        Ok(WasmModel { model, backend, fallback_reason })
+        let choice = BackendChoice::parse(backend).map_err(js_err)?;
+        let model = Model::from_bytes(symbol_json, symbol_name, params, params_name, &opts)
+            .map_err(js_err)?;
+        Ok(WasmModel { model, choice })
+    }
+
+    /// Selects the backend chosen at creation: requests a WebGPU adapter and device and uploads
+    /// the weights (`webgpu`, or `auto` falling back to the CPU). Call once after `fromBytes`.
+    #[wasm_bindgen(js_name = selectBackend)]
+    pub async fn select_backend(&mut self) -> Result<(), JsError> {
+        self.model.set_backend(self.choice).await.map_err(js_err)
     }
 
     /// Input names in run order.
@@ -71,13 +78,13 @@ impl WasmModel {
     /// "cpu" or "webgpu": the backend that runs this model.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.backend.clone()
+        self.model.backend().name().to_string()
     }
 
     /// Why `auto` did not pick WebGPU (undefined when it did, or when a backend was forced).
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
-        self.fallback_reason.clone()
+        self.model.fallback_reason().map(String::from)
     }
 
     /// Runs a forward pass. `inputs`: an array of `{ data: Float32Array, shape: number[] }` in
@@ -90,23 +97,35 @@ impl WasmModel {
             let data = Reflect::get(&item, &"data".into())
                 .ok()
                 .and_then(|d| d.dyn_into::<Float32Array>().ok())
-                .ok_or_else(|| JsError::new(&format!("input '{name}': data must be a Float32Array")))?;
+                .ok_or_else(|| {
+                    JsError::new(&format!("input '{name}': data must be a Float32Array"))
+                })?;
             let shape_js = Reflect::get(&item, &"shape".into())
                 .ok()
                 .filter(|s| Array::is_array(s))
-                .ok_or_else(|| JsError::new(&format!("input '{name}': shape must be an array of dimensions")))?;
+                .ok_or_else(|| {
+                    JsError::new(&format!(
+                        "input '{name}': shape must be an array of dimensions"
+                    ))
+                })?;
             let mut shape = Vec::new();
             for d in Array::from(&shape_js).iter() {
                 match d.as_f64() {
-                    Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64 => shape.push(v as usize),
-                    _ => return Err(JsError::new(&format!("input '{name}': shape entries must be non-negative integers"))),
+                    Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64 => {
+                        shape.push(v as usize)
+                    }
+                    _ => {
+                        return Err(JsError::new(&format!(
+                            "input '{name}': shape entries must be non-negative integers"
+                        )))
+                    }
                 }
             }
             let t = Tensor::new(shape, data.to_vec())
                 .map_err(|e| JsError::new(&format!("input '{name}': {e}")))?;
             tensors.push(t);
         }
-        let outs = self.model.run(&tensors).map_err(js_err)?;
+        let outs = self.model.run_async(&tensors).await.map_err(js_err)?;
         let result = Array::new();
         for t in outs {
             let o = Object::new();
@@ -125,7 +144,13 @@ impl WasmModel {
     pub fn info_json(&self, shapes: Option<Array>) -> Result<String, JsError> {
         let shapes: Option<Vec<Vec<usize>>> = shapes.map(|a| {
             a.iter()
-                .map(|s| Array::from(&s).iter().filter_map(|d| d.as_f64()).map(|d| d as usize).collect())
+                .map(|s| {
+                    Array::from(&s)
+                        .iter()
+                        .filter_map(|d| d.as_f64())
+                        .map(|d| d as usize)
+                        .collect()
+                })
                 .collect()
         });
         let info = self.model.info(shapes.as_deref()).map_err(js_err)?;

@@ -18,7 +18,7 @@ use mxnet_web::format::npy::{read_npy, write_npy};
 use mxnet_web::format::params::read_params;
 use mxnet_web::format::symbol::parse_symbol;
 use mxnet_web::graph::Graph;
-use mxnet_web::model::{export_file_names, version_string};
+use mxnet_web::model::{export_file_names, version_string, BackendChoice};
 use mxnet_web::{BindOptions, Error, Model, Result, Tensor};
 
 #[derive(Parser)]
@@ -71,8 +71,9 @@ struct ModelArgs {
     /// Rename params-file keys starting with FROM to start with TO (repeatable; either may be empty).
     #[arg(long = "prefix-map", value_name = "FROM=TO")]
     prefix_map: Vec<String>,
-    /// Backend: cpu, webgpu or auto (WebGPU when available, else CPU).
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    /// Backend: cpu (the reference), webgpu, or auto (WebGPU when an adapter is found and the
+    /// model fits it, else the CPU; stderr says which ran and why).
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
 }
 
@@ -151,11 +152,6 @@ fn model_files(m: &ModelArgs) -> Result<(PathBuf, PathBuf)> {
 }
 
 fn load(m: &ModelArgs, input_names: Vec<String>) -> Result<Model> {
-    if m.backend == Backend::Webgpu {
-        return Err(Error::Unsupported(
-            "the WebGPU backend is not available in this build; use --backend cpu or auto".into(),
-        ));
-    }
     let (symbol, params) = model_files(m)?;
     let opts = BindOptions {
         inputs: input_names,
@@ -167,7 +163,17 @@ fn load(m: &ModelArgs, input_names: Vec<String>) -> Result<Model> {
             .map(|s| BindOptions::parse_prefix_map(s))
             .collect::<Result<_>>()?,
     };
-    Model::from_files(symbol, params, &opts)
+    let mut model = Model::from_files(symbol, params, &opts)?;
+    let choice = match m.backend {
+        Backend::Cpu => BackendChoice::Cpu,
+        Backend::Webgpu => BackendChoice::WebGpu,
+        Backend::Auto => BackendChoice::Auto,
+    };
+    model.set_backend_blocking(choice)?;
+    if let Some(reason) = model.fallback_reason() {
+        eprintln!("note: running on the CPU: {reason}");
+    }
+    Ok(model)
 }
 
 fn parse_named<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
@@ -541,11 +547,25 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     }
     times.sort_by(|x, y| x.total_cmp(y));
     let median = times[times.len() / 2];
-    println!("backend cpu");
+    println!("backend {}", model.backend().name());
+    #[cfg(feature = "webgpu")]
+    if let Some(a) = model.gpu_adapter() {
+        println!("adapter {} ({}, {})", a.name, a.backend, a.driver);
+    }
+    if let Some(r) = model.fallback_reason() {
+        println!("fallback_reason {r}");
+    }
     println!("load_ms {load_ms:.1}");
     println!("first_run_ms {first_ms:.2}");
     println!("median_ms {median:.2}");
     println!("min_ms {:.2}", times[0]);
     println!("runs {}", times.len());
+    #[cfg(feature = "webgpu")]
+    if let Some(st) = model.gpu_run_stats() {
+        println!(
+            "gpu_per_forward submits {} dispatches {} buffer_allocations {}",
+            st.submits, st.dispatches, st.buffer_allocations
+        );
+    }
     Ok(())
 }

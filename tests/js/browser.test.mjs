@@ -4,8 +4,8 @@
 //
 // Every check runs for each backend in BACKENDS, in three browsers (see BROWSERS): WebGPU
 // enabled, WebGPU without an adapter, and no navigator.gpu, where "auto" must fall back to the CPU.
-// Environment: CHROMIUM_PATH (default /usr/bin/chromium), MXNET_WEB_BACKENDS (default "cpu,auto";
-// add "webgpu" once the wasm build has it: it is then checked where an adapter exists).
+// Environment: CHROMIUM_PATH (default /usr/bin/chromium), MXNET_WEB_BACKENDS (default
+// "cpu,auto,webgpu"; "webgpu" is checked where an adapter exists: SwiftShader in headless Chromium).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -20,7 +20,7 @@ import { startServer } from "./server.mjs";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const BACKENDS = (process.env.MXNET_WEB_BACKENDS ?? "cpu,auto").split(",").map((s) => s.trim());
+const BACKENDS = (process.env.MXNET_WEB_BACKENDS ?? "cpu,auto,webgpu").split(",").map((s) => s.trim());
 
 const COMMON_ARGS = [
   "--no-sandbox",

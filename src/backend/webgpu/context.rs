@@ -66,6 +66,8 @@ pub(crate) struct ContextInner {
     pub kernels: Mutex<KernelCache>,
     /// Errors nobody captured in an error scope, and device loss: reported by the next run.
     pub uncaptured: Arc<Mutex<Vec<String>>>,
+    /// Set by the device-lost callback.
+    pub lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A WebGPU device and its queue, shared by every executable built on it (cheap to clone).
@@ -91,6 +93,22 @@ impl GpuContext {
 
     /// [`GpuContext::new`] with options.
     pub async fn with_options(opts: GpuOptions) -> Result<GpuContext> {
+        // wgpu aborts the wasm instance when the host has no WebGPU at all (Node.js, older
+        // browsers): check for `navigator.gpu` first so that is an ordinary error.
+        #[cfg(target_arch = "wasm32")]
+        {
+            let global = js_sys::global();
+            let gpu = js_sys::Reflect::get(&global, &"navigator".into())
+                .ok()
+                .filter(|n| !n.is_undefined() && !n.is_null())
+                .and_then(|n| js_sys::Reflect::get(&n, &"gpu".into()).ok())
+                .filter(|g| !g.is_undefined() && !g.is_null());
+            if gpu.is_none() {
+                return Err(Error::Backend(
+                    "this JavaScript environment has no WebGPU (navigator.gpu is missing)".into(),
+                ));
+            }
+        }
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
@@ -119,6 +137,7 @@ impl GpuContext {
             })?;
 
         let uncaptured = Arc::new(Mutex::new(Vec::<String>::new()));
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let sink = uncaptured.clone();
             device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -127,7 +146,9 @@ impl GpuContext {
                 }
             }));
             let sink = uncaptured.clone();
+            let lost_flag = lost.clone();
             device.set_device_lost_callback(move |reason, msg| {
+                lost_flag.store(true, std::sync::atomic::Ordering::SeqCst);
                 if let Ok(mut v) = sink.lock() {
                     v.push(format!("device lost ({reason:?}): {msg}"));
                 }
@@ -170,6 +191,7 @@ impl GpuContext {
                 limits: exec_limits,
                 kernels: Mutex::new(KernelCache::default()),
                 uncaptured,
+                lost,
             }),
         })
     }
@@ -187,6 +209,11 @@ impl GpuContext {
     }
 
     /// The adapter in use and the limits the executor plans with.
+    /// True once the device was lost (a new context is then needed).
+    pub fn is_lost(&self) -> bool {
+        self.inner.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn adapter(&self) -> &AdapterSummary {
         &self.inner.summary
     }

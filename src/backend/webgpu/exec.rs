@@ -122,6 +122,11 @@ impl GpuWeights {
     }
 
     /// Bytes of parameters on the GPU.
+    /// The device these weights live on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
