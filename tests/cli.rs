@@ -222,3 +222,32 @@ fn inspect_reports_shapes_flops_and_params() {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
 }
+
+#[test]
+fn run_on_webgpu_and_auto() {
+    let dir = common::fixtures_dir().join("models").join("tiny_resnet");
+    let want = read_npy(&std::fs::read(dir.join("out_0.npy")).unwrap(), "mxnet").unwrap();
+    for backend in ["webgpu", "auto"] {
+        let out = tmpdir(&format!("gpu-{backend}"));
+        let st = Command::new(BIN)
+            .arg("run")
+            .arg(dir.join("model"))
+            .args(["--input"])
+            .arg(format!("data={}", dir.join("in_data.npy").display()))
+            .arg("--out")
+            .arg(&out)
+            .args(["--backend", backend])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&st.stderr);
+        if backend == "webgpu" && !st.status.success() && err.contains("no WebGPU adapter") {
+            eprintln!("SKIP webgpu: no adapter on this machine (install mesa-vulkan-drivers)");
+            continue;
+        }
+        assert!(st.status.success(), "--backend {backend}: {err}");
+        let ours = read_npy(&std::fs::read(out.join("out_0.npy")).unwrap(), "ours").unwrap();
+        for (a, b) in ours.data.iter().zip(&want.data) {
+            assert!((a - b).abs() <= 4e-5 + 1e-4 * b.abs(), "--backend {backend}: {a} vs {b}");
+        }
+    }
+}
