@@ -372,6 +372,22 @@ impl Model {
         }
     }
 
+    /// Times each step of a WebGPU forward pass (one submit and wait per step, so the total is
+    /// larger than a normal run's). `None` on the CPU backend.
+    #[cfg(all(feature = "webgpu", not(target_arch = "wasm32")))]
+    pub fn profile_blocking(
+        &mut self,
+        inputs: &[Tensor],
+    ) -> Result<Option<Vec<(String, std::time::Duration)>>> {
+        self.run(inputs)?;
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        match self.plans.get_mut(&shapes) {
+            Some(Executable::Gpu(e)) => Ok(Some(e.profile_blocking(&refs)?)),
+            _ => Ok(None),
+        }
+    }
+
     /// Runs a forward pass, blocking. `inputs` are positional, in [`Model::input_names`] order.
     /// In the browser only the CPU backend can block: use [`Model::run_async`] there.
     pub fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {

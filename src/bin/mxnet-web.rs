@@ -117,6 +117,9 @@ struct BenchArgs {
     /// Untimed warm-up runs.
     #[arg(long, default_value_t = 3)]
     warmup: usize,
+    /// WebGPU: also time every step (wall time of one submit per step) and list the slowest.
+    #[arg(long)]
+    profile: bool,
 }
 
 fn main() -> ExitCode {
@@ -560,6 +563,24 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     println!("median_ms {median:.2}");
     println!("min_ms {:.2}", times[0]);
     println!("runs {}", times.len());
+    #[cfg(feature = "webgpu")]
+    if a.profile {
+        match model.profile_blocking(&inputs)? {
+            Some(mut steps) => {
+                let total: f64 = steps.iter().map(|s| s.1.as_secs_f64()).sum();
+                steps.sort_by(|x, y| y.1.cmp(&x.1));
+                println!(
+                    "profile: {} steps, {:.2} ms in all (one submit per step); slowest:",
+                    steps.len(),
+                    total * 1e3
+                );
+                for (label, d) in steps.iter().take(15) {
+                    println!("  {:>9.3} ms  {label}", d.as_secs_f64() * 1e3);
+                }
+            }
+            None => println!("profile: only the webgpu backend is profiled"),
+        }
+    }
     #[cfg(feature = "webgpu")]
     if let Some(st) = model.gpu_run_stats() {
         println!(
