@@ -68,58 +68,49 @@ pub fn parse_float(s: &str) -> Option<f64> {
 /// Parses a tuple of optional ints: `(3, 3)`, `(3,3)`, `[3, 3]`, `(3, 3,)`, `(3L, 3L)`, a bare `3`,
 /// `()`, and `(None, 3)`. Returns `None` for the whole value `"None"` (an absent shape).
 pub fn parse_opt_int_tuple(s: &str) -> Option<Option<Vec<Option<i64>>>> {
-    let t = s.trim();
-    if t == "None" {
+    if s.trim() == "None" {
         return Some(None);
     }
+    let elements = tuple_elements(s)?
+        .into_iter()
+        .map(|p| {
+            if p == "None" {
+                Some(None)
+            } else {
+                parse_int(p).map(Some)
+            }
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Some(elements))
+}
+
+/// The elements of a Python tuple or list literal (`(3, 3)`, `[3,3]`, `(3,)`, `()`), or of a bare
+/// value (`3`), trimmed. `None` when an element other than a trailing one is empty.
+fn tuple_elements(s: &str) -> Option<Vec<&str>> {
+    let t = s.trim();
     let inner =
         if (t.starts_with('(') && t.ends_with(')')) || (t.starts_with('[') && t.ends_with(']')) {
             &t[1..t.len() - 1]
         } else {
             t
         };
-    let mut out = Vec::new();
-    let parts: Vec<&str> = inner.split(',').collect();
-    for (i, p) in parts.iter().enumerate() {
-        let p = p.trim();
-        if p.is_empty() {
-            // "()" or a trailing comma "(3,)"; an empty element elsewhere is malformed.
-            if i == parts.len() - 1 {
-                continue;
-            }
-            return None;
-        }
-        if p == "None" {
-            out.push(None);
-        } else {
-            out.push(Some(parse_int(p)?));
+    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+    let last = parts.len() - 1;
+    let mut out = Vec::with_capacity(parts.len());
+    for (i, p) in parts.into_iter().enumerate() {
+        match (p.is_empty(), i == last) {
+            // "()" or a trailing comma "(3,)".
+            (true, true) => {}
+            (true, false) => return None,
+            (false, _) => out.push(p),
         }
     }
-    Some(Some(out))
+    Some(out)
 }
 
 /// Parses a tuple of floats, e.g. `(0.5, 1.0)`, or a bare float.
 pub fn parse_float_tuple(s: &str) -> Option<Vec<f64>> {
-    let t = s.trim();
-    let inner =
-        if (t.starts_with('(') && t.ends_with(')')) || (t.starts_with('[') && t.ends_with(']')) {
-            &t[1..t.len() - 1]
-        } else {
-            t
-        };
-    let mut out = Vec::new();
-    let parts: Vec<&str> = inner.split(',').collect();
-    for (i, p) in parts.iter().enumerate() {
-        let p = p.trim();
-        if p.is_empty() {
-            if i == parts.len() - 1 {
-                continue;
-            }
-            return None;
-        }
-        out.push(parse_float(p)?);
-    }
-    Some(out)
+    tuple_elements(s)?.into_iter().map(parse_float).collect()
 }
 
 /// True for hidden `__name__` keys, which never affect inference.
