@@ -247,7 +247,10 @@ fn run_on_webgpu_and_auto() {
         assert!(st.status.success(), "--backend {backend}: {err}");
         let ours = read_npy(&std::fs::read(out.join("out_0.npy")).unwrap(), "ours").unwrap();
         for (a, b) in ours.data.iter().zip(&want.data) {
-            assert!((a - b).abs() <= 4e-5 + 1e-4 * b.abs(), "--backend {backend}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 4e-5 + 1e-4 * b.abs(),
+                "--backend {backend}: {a} vs {b}"
+            );
         }
     }
 }
