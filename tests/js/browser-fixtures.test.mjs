@@ -79,6 +79,12 @@ describe("fixture cases in Chromium", () => {
         await browser?.close();
       });
 
+      test(`models loaded and run concurrently share the device on ${setup.backend}`, { timeout: 120_000 }, async () => {
+        const dirs = ["tests/fixtures/legacy/mtcnn_det1", "tests/fixtures/legacy/mtcnn_det2", "tests/fixtures/legacy/mtcnn_det3"];
+        const r = await page.evaluate(([dirs, backend]) => window.concurrent({ dirs, backend }), [dirs, setup.backend]);
+        assert.deepEqual(r.problems, []);
+      });
+
       const groups = [["ops"], ["flows", "legacy", "models"], ["big"]];
       for (const group of groups) {
         test(`${group.join(", ")} match MXNet on ${setup.backend}`, { timeout: 300_000 }, async () => {

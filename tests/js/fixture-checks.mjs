@@ -80,3 +80,33 @@ export async function runCases({ dirs, backend }) {
   }
   return results;
 }
+
+/**
+ * Loads several models at once and runs them at once (they share one GPU device), then checks
+ * each against MXNet. Resolves to a list of problems (empty when all match).
+ */
+export async function concurrent({ dirs, backend }) {
+  const cases = await Promise.all(dirs.map(async (dir) => ({ dir, c: await (await fetchOk(`/${dir}/case.json`)).json() })));
+  const models = await Promise.all(
+    cases.map(({ dir, c }) => Model.load({ symbol: `/${dir}/${c.symbol}`, params: `/${dir}/${c.params}` }, { backend })),
+  );
+  try {
+    const inputs = await Promise.all(
+      cases.map(async ({ dir, c }) => parseNpy(await (await fetchOk(`/${dir}/${c.inputs[0].file}`)).arrayBuffer())),
+    );
+    // Twice each, all in flight together.
+    const runs = await Promise.all(
+      [...models, ...models].map((m, k) => m.run({ data: inputs[k % models.length].data, shape: inputs[k % models.length].shape })),
+    );
+    const problems = [];
+    for (let k = 0; k < runs.length; k++) {
+      const { dir, c } = cases[k % cases.length];
+      const expected = [];
+      for (const f of c.outputs) expected.push(parseNpy(await (await fetchOk(`/${dir}/${f}`)).arrayBuffer()));
+      for (const p of compareOutputs(runs[k], expected, c.rtol, c.atol)) problems.push(`${dir}: ${p}`);
+    }
+    return { problems, backends: models.map((m) => m.backend) };
+  } finally {
+    for (const m of models) m.dispose();
+  }
+}

@@ -252,9 +252,10 @@ pub(crate) async fn scoped<T>(
     let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let out = f();
-    let v = validation.pop().await;
-    let o = oom.pop().await;
-    let i = internal.pop().await;
+    // Pop all three before awaiting: pops take effect at once, so no other task's scopes can
+    // interleave with ours while we wait (several models share one device).
+    let (v, o, i) = (validation.pop(), oom.pop(), internal.pop());
+    let (v, o, i) = (v.await, o.await, i.await);
     match v.or(o).or(i) {
         None => Ok(out),
         Some(e) => Err(Error::Backend(format!("{}: {}", what(), describe(&e)))),

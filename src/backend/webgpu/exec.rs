@@ -679,9 +679,10 @@ impl WebGpuExecutable {
         }
         ctx.queue().submit(Some(encoder.finish()));
         stats.submits += 1;
-        let v = validation.pop().await;
-        let o = oom.pop().await;
-        let i = internal.pop().await;
+        // Pop all three before awaiting: pops take effect at once, so other models' tasks on the
+        // shared device cannot interleave their scopes with ours.
+        let (v, o, i) = (validation.pop(), oom.pop(), internal.pop());
+        let (v, o, i) = (v.await, o.await, i.await);
         if let Some(e) = v.or(o).or(i) {
             return Err(self.diagnose(&describe(&e)).await);
         }
@@ -845,8 +846,8 @@ impl WebGpuExecutable {
             });
             self.encode(&mut encoder, start..end, &mut stats);
             self.ctx.queue().submit(Some(encoder.finish()));
-            let o = oom.pop().await;
-            let v = validation.pop().await;
+            let (o, v) = (oom.pop(), validation.pop());
+            let (o, v) = (o.await, v.await);
             if let Some(e) = v.or(o) {
                 let kernel = self.commands[start..end]
                     .iter()
