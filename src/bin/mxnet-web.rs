@@ -553,7 +553,14 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     println!("backend {}", model.backend().name());
     #[cfg(feature = "webgpu")]
     if let Some(a) = model.gpu_adapter() {
-        println!("adapter {} ({}, {})", a.name, a.backend, a.driver);
+        println!(
+            "adapter {} ({}, {}; max binding {} MiB; shader-f16 {})",
+            a.name,
+            a.backend,
+            a.driver,
+            a.max_binding_bytes >> 20,
+            if a.shader_f16 { "yes" } else { "no" }
+        );
     }
     if let Some(r) = model.fallback_reason() {
         println!("fallback_reason {r}");

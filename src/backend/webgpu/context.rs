@@ -32,6 +32,9 @@ pub struct AdapterSummary {
     pub max_binding_bytes: u64,
     pub max_buffer_bytes: u64,
     pub max_workgroups_per_dimension: u32,
+    /// The device was created with `shader-f16` (requested whenever the adapter has it; the
+    /// kernels are f32 today, f16 storage is the planned use).
+    pub shader_f16: bool,
 }
 
 impl std::fmt::Display for AdapterSummary {
@@ -124,7 +127,9 @@ impl GpuContext {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("mxnet-web"),
-                required_features: wgpu::Features::empty(),
+                // Everything is f32 today; shader-f16 is requested when present so that f16
+                // kernels can be added without changing how devices are made.
+                required_features: adapter.features() & wgpu::Features::SHADER_F16,
                 required_limits: adapter_limits.clone(),
                 ..Default::default()
             })
@@ -177,6 +182,7 @@ impl GpuContext {
             max_binding_bytes: max_binding,
             max_buffer_bytes: limits.max_buffer_size,
             max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            shader_f16: device.features().contains(wgpu::Features::SHADER_F16),
         };
         let exec_limits = ExecLimits {
             max_binding,
