@@ -19,7 +19,7 @@
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
 use crate::ops::elementwise::{cast_value, erf};
-use crate::ops::{InputRole, Operator, Scratch};
+use crate::ops::{resolve_axis, InputRole, Operator, Scratch};
 use crate::tensor::{numel, DType, View, ViewMut};
 
 /// `Activation(act_type)`.
@@ -139,18 +139,6 @@ fn opt_bool(attrs: &Attrs, key: &str) -> Result<bool> {
         Some(v) if v.trim() == "None" => Ok(false),
         _ => attrs.bool_or(key, false),
     }
-}
-
-/// Resolves a possibly negative axis against `ndim`.
-fn resolve_axis(axis: i64, ndim: usize, op: &str) -> Result<usize> {
-    let nd = ndim as i64;
-    let a = if axis < 0 { axis + nd } else { axis };
-    if a < 0 || a >= nd {
-        return Err(Error::shape(format!(
-            "{op}: axis {axis} is out of range for a {ndim}-D input"
-        )));
-    }
-    Ok(a as usize)
 }
 
 impl ActivationOp {

@@ -8,7 +8,7 @@
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
-use crate::ops::{InputRole, Operator, Scratch};
+use crate::ops::{resolve_axis, InputRole, Operator, Scratch};
 use crate::tensor::{numel, DType, View, ViewMut};
 
 /// Operators of this family.
@@ -114,16 +114,6 @@ fn mode(attrs: &Attrs, allowed: &[&str]) -> Result<IndexMode> {
         "raise" => IndexMode::Raise,
         _ => IndexMode::Clip,
     })
-}
-
-fn resolve_axis(axis: i64, ndim: usize, op: &str) -> Result<usize> {
-    let a = if axis < 0 { axis + ndim as i64 } else { axis };
-    if a < 0 || a >= ndim as i64 {
-        return Err(Error::shape(format!(
-            "{op}: axis {axis} is out of range for rank {ndim}"
-        )));
-    }
-    Ok(a as usize)
 }
 
 impl IndexOp {

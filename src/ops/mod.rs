@@ -115,6 +115,19 @@ pub trait Operator {
     }
 }
 
+/// Resolves a possibly negative `axis` (counting from the end, as MXNet does) against `ndim`.
+/// Shared by every operator family that takes an axis.
+pub(crate) fn resolve_axis(axis: i64, ndim: usize, op: &str) -> Result<usize> {
+    let n = ndim as i64;
+    let a = if axis < 0 { axis + n } else { axis };
+    if a < 0 || a >= n {
+        return Err(crate::error::Error::shape(format!(
+            "{op}: axis {axis} is out of range for an input of rank {ndim}"
+        )));
+    }
+    Ok(a as usize)
+}
+
 macro_rules! define_op_enum {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         /// A parsed operator: one variant per family.

@@ -10,7 +10,7 @@
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
-use crate::ops::{InputRole, Operator, Scratch};
+use crate::ops::{resolve_axis, InputRole, Operator, Scratch};
 use crate::tensor::{numel, View, ViewMut};
 
 /// Operators of this family.
@@ -267,16 +267,6 @@ impl BatchNorm {
         }
         Ok(())
     }
-}
-
-fn resolve_axis(axis: i64, ndim: usize, op: &str) -> Result<usize> {
-    let a = if axis < 0 { axis + ndim as i64 } else { axis };
-    if a < 0 || a >= ndim as i64 {
-        return Err(Error::shape(format!(
-            "{op}: axis {axis} is out of range for data of rank {ndim}"
-        )));
-    }
-    Ok(a as usize)
 }
 
 fn check_len(buf: &[f32], expected: usize, op: &str) -> Result<()> {

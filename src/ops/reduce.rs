@@ -24,7 +24,7 @@
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
 use crate::ops::elementwise::cast_value;
-use crate::ops::{InputRole, Operator, Scratch};
+use crate::ops::{resolve_axis, InputRole, Operator, Scratch};
 use crate::tensor::{numel, DType, View, ViewMut};
 
 /// Most dimensions a reduced tensor may have.
@@ -111,18 +111,6 @@ fn index_dtype(attrs: &Attrs) -> Result<DType> {
         "float32",
     )?;
     DType::from_name(name).ok_or_else(|| Error::attr("dtype", name, "unknown dtype"))
-}
-
-/// Resolves `axis` against `ndim` (negative counts from the end).
-fn resolve_axis(axis: i64, ndim: usize, op: &str) -> Result<usize> {
-    let nd = ndim as i64;
-    let a = if axis < 0 { axis + nd } else { axis };
-    if a < 0 || a >= nd {
-        return Err(Error::shape(format!(
-            "{op}: axis {axis} exceeds the input dimension of {ndim}"
-        )));
-    }
-    Ok(a as usize)
 }
 
 /// Which input axes an axis-set reduction reduces (the axis rules of MXNet's

@@ -14,7 +14,7 @@
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
-use crate::ops::{InputRole, Operator, Scratch};
+use crate::ops::{resolve_axis, InputRole, Operator, Scratch};
 use crate::tensor::{numel, View, ViewMut};
 
 /// Operators of this family. Attribute defaults are MXNet's (spec §4.3).
@@ -1464,18 +1464,6 @@ impl ShapeOp {
         }
         out
     }
-}
-
-/// Resolves `axis ∈ [-ndim, ndim)` to `0..ndim`.
-fn resolve_axis(axis: i64, ndim: usize, op: &str) -> Result<usize> {
-    let n = ndim as i64;
-    let a = if axis < 0 { axis + n } else { axis };
-    if a < 0 || a >= n {
-        return Err(Error::shape(format!(
-            "{op}: axis {axis} is out of range for rank {ndim}"
-        )));
-    }
-    Ok(a as usize)
 }
 
 fn nchw(shape: &[usize], op: &str) -> Result<[usize; 4]> {
