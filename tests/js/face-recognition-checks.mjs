@@ -126,10 +126,12 @@ export async function runChecks({ faceapiUrl, landmarks, backends }) {
   };
   for (const backend of backends) {
     const model = await Model.load("/www/models/face_recognition/face_recognition", { epoch: 0, backend });
+    // WebGPU in headless Chromium without a GPU is a CPU emulator (SwiftShader): two crops there.
+    const n = backend === "cpu" ? crops.length : Math.min(2, crops.length);
     const start = performance.now();
     const entry = {
       backend: model.backend,
-      crops: await mxnetDescriptors(model, cropsNchw, crops.length),
+      crops: await mxnetDescriptors(model, cropsNchw.subarray(0, n * 3 * PLANE), n),
       cropsMs: performance.now() - start,
     };
     if (backend === "cpu") {

@@ -7,8 +7,8 @@
 //   2. mxnet-web (wasm CPU backend) vs MXNet on the same images;
 //   3. face-api vs mxnet-web on five aligned crops of the face in the bundled photo (aligned by the
 //      demo's own www/js/facealign.js: plain, shifted, rotated, mirrored photo, brighter photo),
-//      on the CPU backend, on WebGPU (SwiftShader) and through the old-style files (tojson +
-//      save_params);
+//      on the CPU backend, on WebGPU (the first two crops: SwiftShader is slow) and through the
+//      old-style files (tojson + save_params);
 // and the descriptors behave as dlib's: the five crops of one face are within 0.6 of each other,
 // the synthetic non-faces are not within 0.6 of the face.
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium).
@@ -121,8 +121,9 @@ describe("face recognition: the MXNet conversion against face-api's original net
     test(`face-api and mxnet-web (${backend}) agree on aligned crops of the bundled face`, () => {
       const ours = result.ours[backend];
       assert.equal(ours.backend, backend);
-      const d = maxAbsDiff(ours.crops, result.crops.faceapi);
-      console.log(`# face-api vs mxnet-web ${backend} on ${result.crops.names.length} face crops: max |diff| ${d.toExponential(2)} (forward ${ours.cropsMs.toFixed(0)} ms)`);
+      assert.ok(ours.crops.length >= 2);
+      const d = maxAbsDiff(ours.crops, result.crops.faceapi.slice(0, ours.crops.length));
+      console.log(`# face-api vs mxnet-web ${backend} on ${ours.crops.length} face crops: max |diff| ${d.toExponential(2)} (forward ${ours.cropsMs.toFixed(0)} ms)`);
       assert.ok(d <= TOLERANCE, `max |diff| ${d}`);
     });
   }
