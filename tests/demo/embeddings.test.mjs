@@ -17,14 +17,14 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { copyPackage, serveStatic } from "../../scripts/serve.mjs";
+import { serveStatic } from "../../scripts/serve.mjs";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../..");
 const SHOTS = path.join(ROOT, "tests/demo/screenshots");
@@ -89,10 +89,17 @@ describe("demo: face embeddings with a fake camera", () => {
   let tmp;
   let cameraFile;
   before(async () => {
-    await copyPackage(ROOT);
     await mkdir(SHOTS, { recursive: true });
-    server = await serveStatic({ root: ROOT, port: 0 });
+    // The page imports the package as www/pkg/. Instead of copying it there (demo.test.mjs does,
+    // and may run at the same time), serve a folder of links: www/* → the repository's www/*,
+    // www/pkg → pkg/.
     tmp = await mkdtemp(path.join(os.tmpdir(), "mxnet-web-camera-"));
+    await mkdir(path.join(tmp, "www"));
+    for (const name of await readdir(path.join(ROOT, "www"))) {
+      if (name !== "pkg") await symlink(path.join(ROOT, "www", name), path.join(tmp, "www", name));
+    }
+    await symlink(path.join(ROOT, "pkg"), path.join(tmp, "www", "pkg"));
+    server = await serveStatic({ root: tmp, port: 0 });
     // The camera's picture: the bundled photo, smaller, off-centre on a grey 640x480 frame.
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: COMMON_ARGS });
     try {
