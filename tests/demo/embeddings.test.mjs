@@ -280,6 +280,30 @@ describe("demo: face embeddings with a fake camera", () => {
 
       if (backend !== "cpu") return;
 
+      test("enrolling an image without a face, or a file that is not an image, says so", TIMEOUT, () =>
+        withLogs(async () => {
+          // A plain white picture: an image, but no face.
+          await page.evaluate(async () => {
+            const canvas = Object.assign(document.createElement("canvas"), { width: 64, height: 64 });
+            const ctx = canvas.getContext("2d");
+            ctx.fillStyle = "#fff";
+            ctx.fillRect(0, 0, 64, 64);
+            const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([blob], "blank.png", { type: "image/png" }));
+            const input = document.querySelector("#embed-enrol-file");
+            input.files = transfer.files;
+            input.dispatchEvent(new Event("change"));
+          });
+          await settled();
+          assert.match(await text("#embed-error"), /^enrolling: no face found in blank\.png/);
+          await page.setInputFiles("#embed-enrol-file", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not an image") });
+          await settled();
+          assert.match(await text("#embed-error"), /^reading the image: notes\.txt \(text\/plain\) is not an image this browser can decode/);
+          assert.equal(await page.evaluate(() => window.demo.embeddings.gallery.length), 1, "the gallery is unchanged");
+        }),
+      );
+
       test("live matching recognises the face in the camera stream", TIMEOUT, () =>
         withLogs(async () => {
           await page.check("#embed-live");
