@@ -38,9 +38,12 @@ Parameter names follow the manifest: `conv32_1/conv1/conv/filters` -> `conv32_1_
 `fc` -> `fc_weight` (transposed to (128, 256)); the input mean is the fixed parameter `input_mean` (1, 3, 1, 1).
 
 And a reference for the check test (tests/js/face-recognition.test.mjs), FIXTURE:
-  inputs.npy        (4, 150, 150, 3) uint8 RGB: deterministic synthetic images (smooth noise,
-                    a gradient with shapes, plain noise, a flat grey), NHWC as face-api takes them
-  descriptors.npy   (4, 128) float32: MXNet 1.9.1's descriptors for them from the exported files
+  inputs.npy        (7, 150, 150, 3) uint8 RGB, NHWC as face-api takes them: four aligned crops
+                    of the face in www/assets/astronaut.jpg (decoded by MXNet's image reader,
+                    aligned as www/js/facealign.js does, from MTCNN's landmarks: plain, shifted
+                    landmarks, mirrored photo, brighter photo) and three synthetic non-faces
+  inputs.json       their names
+  descriptors.npy   (7, 128) float32: MXNet 1.9.1's descriptors for them from the exported files
 
 The test runs face-api's own code (tfjs CPU backend, in Chromium) on the same inputs and on
 aligned face crops, and compares with MXNet's and mxnet-web's descriptors (max |diff| <= 1e-4).
@@ -257,10 +260,60 @@ class FaceRecognitionNet(nn.HybridBlock):
 # ------------------------------------------------------------------------------------------
 
 
+# The demo's alignment (www/js/facealign.js): MTCNN's five points (eyes, nose, mouth corners) are
+# mapped by the least-squares similarity transform onto this template of the 150x150 crop.
+TEMPLATE = np.array([[52.5, 56], [97.5, 56], [75, 82], [56, 102], [94, 102]])
+# MTCNN's landmarks on www/assets/astronaut.jpg, as the demo's detector finds them (CPU backend).
+PHOTO_LANDMARKS = np.array([[203.7, 100.3], [247.1, 102.7], [224.0, 126.7], [201.1, 138.5], [245.4, 141.1]])
+
+
+def similarity(src, dst):
+    """(a, b, tx, ty) with dst ~ [[a, -b], [b, a]] src + t, least squares (as facealign.js)."""
+    ps, qs = src - src.mean(0), dst - dst.mean(0)
+    norm = (ps**2).sum()
+    a = (ps * qs).sum() / norm
+    b = (ps[:, 0] * qs[:, 1] - ps[:, 1] * qs[:, 0]).sum() / norm
+    t = dst.mean(0) - np.array([a * src.mean(0)[0] - b * src.mean(0)[1], b * src.mean(0)[0] + a * src.mean(0)[1]])
+    return a, b, t
+
+
+def align(image, landmarks):
+    """The 150x150 crop of `image` (HWC uint8) through the similarity transform, bilinear, black outside."""
+    a, b, t = similarity(landmarks, TEMPLATE)
+    det = a * a + b * b
+    v, u = np.mgrid[0:SIZE, 0:SIZE] + 0.5  # destination pixel centres
+    du, dv = u - t[0], v - t[1]
+    x = (a * du + b * dv) / det - 0.5  # inverse rotation-scale, back to pixel indices
+    y = (-b * du + a * dv) / det - 0.5
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    h, w = image.shape[:2]
+
+    def at(yy, xx):
+        inside = ((xx >= 0) & (xx < w) & (yy >= 0) & (yy < h))[..., None]
+        return np.where(inside, image[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)].astype(np.float64), 0.0)
+
+    top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx
+    bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
 def reference_inputs():
-    """Four deterministic 150x150 RGB uint8 images (NHWC)."""
+    """Deterministic 150x150 RGB images (NHWC) and their names: four aligned crops of the face in
+    the bundled photo (plain, landmarks shifted by a few pixels, mirrored photo, brighter photo),
+    then three synthetic non-faces (smooth noise, a gradient with shapes, a flat grey)."""
+    photo = mx.image.imread(str(REPO / "www/assets/astronaut.jpg")).asnumpy()  # RGB
+    mirrored = photo[:, ::-1]
+    width = photo.shape[1]
+    mirror_pts = PHOTO_LANDMARKS[[1, 0, 2, 4, 3]] * [-1, 1] + [width, 0]
+    brighter = np.clip(photo.astype(np.float64) * 1.3, 0, 255)
+    images = [
+        ("face: aligned", align(photo, PHOTO_LANDMARKS)),
+        ("face: landmarks shifted (+4, -3) px", align(photo, PHOTO_LANDMARKS + [4, -3])),
+        ("face: mirrored photo", align(mirrored, mirror_pts)),
+        ("face: photo 1.3x brighter", align(brighter, PHOTO_LANDMARKS)),
+    ]
     rng = np.random.RandomState(20261204)
-    images = []
     # Smooth noise: 10x10 random colours upsampled bilinearly.
     coarse = rng.uniform(0, 255, (10, 10, 3))
     t = (np.arange(SIZE) + 0.5) * 10 / SIZE - 0.5
@@ -268,18 +321,16 @@ def reference_inputs():
     i1 = np.clip(i0 + 1, 0, 9)
     f = np.clip(t - np.floor(t), 0, 1)
     rows = coarse[i0] * (1 - f)[:, None, None] + coarse[i1] * f[:, None, None]
-    smooth = rows[:, i0] * (1 - f)[None, :, None] + rows[:, i1] * f[None, :, None]
-    images.append(smooth)
+    images.append(("synthetic: smooth noise", rows[:, i0] * (1 - f)[None, :, None] + rows[:, i1] * f[None, :, None]))
     # A gradient with a bright disc and a dark bar (face-sized structures).
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
     grad = np.stack([xx * 255 / SIZE, yy * 255 / SIZE, (xx + yy) * 127 / SIZE], axis=-1)
-    disc = (xx - 75) ** 2 + (yy - 70) ** 2 < 40**2
-    grad[disc] = [230, 190, 160]
+    grad[(xx - 75) ** 2 + (yy - 70) ** 2 < 40**2] = [230, 190, 160]
     grad[(yy > 95) & (yy < 105) & (xx > 50) & (xx < 100)] = [60, 20, 30]
-    images.append(grad)
-    images.append(rng.uniform(0, 255, (SIZE, SIZE, 3)))
-    images.append(np.full((SIZE, SIZE, 3), 128.0))
-    return np.clip(np.round(np.stack(images)), 0, 255).astype(np.uint8)
+    images.append(("synthetic: gradient and shapes", grad))
+    images.append(("synthetic: flat grey", np.full((SIZE, SIZE, 3), 128.0)))
+    names = [n for n, _ in images]
+    return names, np.clip(np.round(np.stack([im for _, im in images])), 0, 255).astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------------------
@@ -318,7 +369,7 @@ def main():
         ours[name].set_data(nd.array(value))
 
     args.out.mkdir(parents=True, exist_ok=True)
-    inputs = reference_inputs()
+    names, inputs = reference_inputs()
     x = nd.array(inputs.transpose(0, 3, 1, 2).astype(np.float32))
     direct = net(x).asnumpy()
 
@@ -343,13 +394,15 @@ def main():
     args.fixture.mkdir(parents=True, exist_ok=True)
     np.save(args.fixture / "inputs.npy", inputs)
     np.save(args.fixture / "descriptors.npy", a.astype(np.float32))
+    (args.fixture / "inputs.json").write_text(json.dumps({"names": names}, indent=1) + "\n")
 
     n = sum(v.size for v in weights.values())
     print(f"@vladmandic/face-api {version}: {len(weights)} tensors, {n:,} parameters")
     for f in sorted(args.out.iterdir()):
         print(f"  {f.relative_to(REPO)}  {f.stat().st_size:,} bytes  sha256 {sha256(f)}")
-    norms = np.linalg.norm(a, axis=1)
-    print(f"reference descriptors ({args.fixture.relative_to(REPO)}): norms {np.round(norms, 4).tolist()}")
+    print(f"reference descriptors ({args.fixture.relative_to(REPO)}), distance to the first face:")
+    for name, d in zip(names, a):
+        print(f"  {np.linalg.norm(d - a[0]):.4f}  {name}")
     print("export() and tojson + save_params reload identically")
 
 

@@ -109,6 +109,7 @@ export async function runChecks({ faceapiUrl, landmarks, backends }) {
 
   const inputs = await fetchNpy("/tests/fixtures/face_recognition/inputs.npy");
   const mxnet = await fetchNpy("/tests/fixtures/face_recognition/descriptors.npy");
+  const names = (await (await fetch("/tests/fixtures/face_recognition/inputs.json")).json()).names;
   const nRef = inputs.shape[0];
   const crops = await faceCrops(landmarks);
   const cropsNchw = new Float32Array(crops.length * 3 * PLANE);
@@ -118,6 +119,7 @@ export async function runChecks({ faceapiUrl, landmarks, backends }) {
     tfjsBackend: faceapi.tf.getBackend(),
     faceapiVersion: faceapi.version?.faceapi ?? faceapi.version,
     reference: {
+      names,
       mxnet: Array.from({ length: nRef }, (_, i) => Array.from(mxnet.data.subarray(i * 128, (i + 1) * 128))),
       faceapi: await faceApiDescriptors(faceapi, inputs.data, nRef),
     },
