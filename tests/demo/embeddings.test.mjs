@@ -340,7 +340,8 @@ describe("demo: face embeddings with a fake camera", () => {
               });
             });
             await other.goto(`${server.url}www/?backend=cpu`);
-            await other.waitForFunction(() => window.demo?.embeddings !== undefined);
+            // Once the models are loaded (loading clears the section's error box).
+            await other.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 100_000 });
             const attempt = async (failure) => {
               await other.evaluate((f) => {
                 window.cameraFailure = f;

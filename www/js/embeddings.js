@@ -405,7 +405,9 @@ export class EmbeddingsDemo {
       if (!this.el.video.videoWidth) await new Promise((resolve) => this.el.video.addEventListener("loadedmetadata", resolve, { once: true }));
       const [track] = stream.getVideoTracks();
       track?.addEventListener("ended", () => this.stopCamera("The camera stopped."));
-      this.#setCamera("on", `Camera on: ${track?.label || "camera"} (${this.el.video.videoWidth}×${this.el.video.videoHeight}).`);
+      // A fake capture device's label is its file's path: its name is enough.
+      const name = (track?.label || "camera").split("/").pop();
+      this.#setCamera("on", `Camera on: ${name} (${this.el.video.videoWidth}×${this.el.video.videoHeight}).`);
       this.#updateButtons();
     } catch (err) {
       this.stopCamera();
