@@ -86,6 +86,7 @@ export class EmbeddingsDemo {
       error: $("#embed-error", root),
     };
     this.embedder = null;
+    this.loadFailed = false;
     /** Enrolled faces: { id, label, descriptor, crop (canvas), source }. */
     this.gallery = [];
     /** The last matched image: { image, faces: [{ box, landmarks, descriptor, match }], detectMs, embedMs }. */
@@ -118,7 +119,9 @@ export class EmbeddingsDemo {
 
   /** (Re)loads the face recognition network on a backend. */
   async load(backend) {
-    showError(this.el.error, null);
+    // Clears only a loading error: a camera or matching error stays until the next action.
+    if (this.loadFailed) showError(this.el.error, null);
+    this.loadFailed = false;
     this.el.models.replaceChildren(h("li", {}, `loading the face recognition network (22 MB, backend: ${backend})…`));
     const progress = h("progress", { max: 1, value: 0 });
     this.el.models.firstChild.append(" ", progress);
@@ -136,6 +139,7 @@ export class EmbeddingsDemo {
       this.#updateButtons();
     } catch (err) {
       this.el.models.replaceChildren();
+      this.loadFailed = true;
       showError(this.el.error, err, "loading the face recognition network");
       throw err;
     }
