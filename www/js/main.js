@@ -4,6 +4,7 @@
 import init, { wasmMemoryBytes } from "../pkg/index.js";
 import { AnyModelDemo } from "./anymodel.js";
 import { DigitsDemo } from "./digits.js";
+import { EmbeddingsDemo } from "./embeddings.js";
 import { FacesDemo } from "./faces.js";
 import { $, formatBytes, formatMs, messageOf, showError, timed } from "./util.js";
 
@@ -46,8 +47,9 @@ async function main() {
 
   const digits = new DigitsDemo($("#digits"));
   const faces = new FacesDemo($("#faces"));
+  const embeddings = new EmbeddingsDemo($("#embeddings"), () => faces.detector);
   const any = new AnyModelDemo($("#any"));
-  const demo = { digits, faces, any, state: "loading", ready: null };
+  const demo = { digits, faces, embeddings, any, state: "loading", ready: null };
   window.demo = demo;
 
   $("#environment").textContent = await describeEnvironment().catch((err) => `environment: ${messageOf(err)}`);
@@ -65,8 +67,9 @@ async function main() {
     const succeeded = (promise) => promise.then(() => true, () => false);
     const digitsOk = await succeeded(digits.load(backend));
     const facesOk = await succeeded(faces.load(backend).then(() => (faces.image ? faces.detect() : faces.useBundled())));
+    const embeddingsOk = await succeeded(embeddings.load(backend));
     select.disabled = false;
-    document.body.dataset.state = demo.state = digitsOk && facesOk ? "ready" : "error";
+    document.body.dataset.state = demo.state = digitsOk && facesOk && embeddingsOk ? "ready" : "error";
   };
   select.addEventListener("change", () => {
     $("#any-backend").value = select.value;
