@@ -187,7 +187,13 @@ function onTrap(err) {
   const message = pendingPanic ?? `${err?.name ?? "Error"}: ${err?.message ?? String(err)}`;
   pendingPanic = null;
   generation++;
-  glue.__mxnet_schedule_reset?.(); // when the trap was no panic (stack overflow, failed allocation)
+  // A fresh instance now (also when the trap was no panic: a stack overflow, a failed
+  // allocation): callbacks of the dead one still pending (GPU promises) become no-ops.
+  try {
+    glue.__mxnet_reset_now?.();
+  } catch {
+    // instantiation failed: the next call retries (wasm-bindgen's reinit is still scheduled)
+  }
   lastTrap = new Error(
     `${PREFIX}the WebAssembly module crashed (${message}). This is a bug in mxnet-web; please ` +
       "report it. Models loaded before were lost; new loads use a fresh module",

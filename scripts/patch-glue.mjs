@@ -11,7 +11,8 @@
 //      on the instance with the panic message) instead of escaping;
 //   2. a closure of a replaced instance called later (a late promise callback of the dead
 //      instance) does nothing instead of throwing an unhandled error;
-//   3. two exports for index.js: __mxnet_set_trap_listener(f) and __mxnet_schedule_reset().
+//   3. two exports for index.js: __mxnet_set_trap_listener(f) and __mxnet_reset_now() (replaces
+//      the dead instance at once, so that its pending callbacks become stale no-ops).
 // Every pattern must match exactly as expected, else the build fails (a wasm-bindgen upgrade
 // must be checked against this file).
 //
@@ -55,9 +56,12 @@ export function __mxnet_set_trap_listener(f) {
     __mxnet_trap_listener = f;
 }
 
-/** Replaces the instance at the next call (for a trap that did not pass the panic hook). */
-export function __mxnet_schedule_reset() {
-    __wbg_reinit_scheduled = true;
+/**
+ * Replaces a trapped instance now: from here on, callbacks of the dead instance (a GPU promise
+ * resolving later, its futures queue) are stale and do nothing instead of running its code.
+ */
+export function __mxnet_reset_now() {
+    __wbg_reset_state();
 }
 
 function __mxnet_contain(task) {
@@ -66,7 +70,6 @@ function __mxnet_contain(task) {
             task();
         } catch (e) {
             if (__mxnet_trap_listener === null) throw e;
-            __wbg_reinit_scheduled = true;
             __mxnet_trap_listener(e);
         }
     };
