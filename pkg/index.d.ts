@@ -165,6 +165,11 @@ export type WasmSource =
  * call's promise). Optional: every other entry point calls it. Call it early to overlap the
  * module's download with other work, or to load the `.wasm` from elsewhere (default:
  * `wasm/mxnet_web_bg.wasm` next to `index.js`, read from disk under Node.js).
+ *
+ * Rejects with an Error saying what happened when the server answers with an HTML page or
+ * anything but a WebAssembly module (e.g. a development server's index.html for a path it does
+ * not know; with Vite 5/7 the fix is `optimizeDeps: { exclude: ["mxnet-web"] }`, although the
+ * package first retries from `/node_modules/mxnet-web/wasm/` where pre-bundling moved it away).
  */
 export default function init(wasmSource?: WasmSource): Promise<void>;
 

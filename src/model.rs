@@ -244,15 +244,15 @@ impl Model {
             if choice == BackendChoice::Auto && adapter.software {
                 // A software adapter (SwiftShader, llvmpipe) is one to two orders of magnitude
                 // slower than the CPU backend: auto treats it as no usable GPU.
+                let what = if adapter.name.is_empty() {
+                    // The browser's GPUAdapterInfo.isFallbackAdapter (wgpu: DeviceType::Cpu).
+                    "a fallback adapter".to_string()
+                } else {
+                    format!("{}, {}", adapter.name, adapter.device_type)
+                };
                 return Err(Error::Backend(format!(
-                    "the only adapter is a software renderer ({}, {}), slower than the CPU \
-                     backend; ask for backend 'webgpu' explicitly to use it anyway",
-                    if adapter.name.is_empty() {
-                        "unnamed"
-                    } else {
-                        &adapter.name
-                    },
-                    adapter.device_type
+                    "the only adapter is a software renderer ({what}), slower than the CPU \
+                     backend; ask for backend 'webgpu' explicitly to use it anyway"
                 )));
             }
             GpuWeights::upload(&self.bound, &ctx).await
