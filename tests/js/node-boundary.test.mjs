@@ -341,6 +341,12 @@ describe("downloads (13.2, 13.4, 13.5, 14.7)", { timeout: 60_000 }, () => {
     assert.ok(pulls <= 1, `${pulls} MiB were read`);
     assert.ok(cancelled, "the download was not cancelled");
     assert.equal(wasmMemoryBytes(), memory, "wasm memory grew");
+    // In memory: 2.5 GB of zeros that the OS never materialises unless they are copied.
+    const huge = new Uint8Array(2_500_000_000);
+    await assertRejects(Model.fromBytes(resnetSymbol, huge, { backend: "cpu", paramsName: "huge.params" }), [
+      "the params file huge.params is 2.33 GiB: too large for WebAssembly",
+    ]);
+    assert.equal(wasmMemoryBytes(), memory, "wasm memory grew");
   });
 });
 
