@@ -300,17 +300,13 @@ export class Model {
       throw new TypeError(`${PREFIX}use Model.load() or Model.fromBytes() to create a model`);
     }
     const born = generation;
-    try {
-      callWasm(() => {
-        this.#inputNames = Object.freeze(wasmModel.inputNames());
-        this.#backend = wasmModel.backend;
-        this.#fallbackReason = wasmModel.fallbackReason ?? undefined;
-        this.#outputCount = JSON.parse(wasmModel.infoJson(undefined)).outputs.length;
-      });
-    } catch (err) {
-      release(wasmModel, born);
-      throw err;
-    }
+    // On failure the caller (`create`) frees wasmModel.
+    callWasm(() => {
+      this.#inputNames = Object.freeze(wasmModel.inputNames());
+      this.#backend = wasmModel.backend;
+      this.#fallbackReason = wasmModel.fallbackReason ?? undefined;
+      this.#outputCount = JSON.parse(wasmModel.infoJson(undefined)).outputs.length;
+    });
     this.#wasm = wasmModel;
     this.#generation = born;
   }
@@ -557,6 +553,7 @@ async function create(symbolJson, symbolName, paramsBytes, paramsName, options) 
 
 /** Frees a wasm object unless its instance died in a trap (its memory is gone with it). */
 function release(wasm, born) {
+  if (!wasm.__wbg_ptr) return; // already freed
   if (born === generation) {
     try {
       callWasm(() => wasm.free());
