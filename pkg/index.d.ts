@@ -39,8 +39,10 @@ export interface TensorInput {
 export type Backend = "cpu" | "webgpu";
 
 /**
- * `"auto"` picks WebGPU when it is available and works, else the CPU (WebAssembly SIMD)
- * backend, with `Model.fallbackReason` saying why. `"webgpu"` fails when WebGPU is unavailable.
+ * `"auto"` picks WebGPU when it is available on a hardware adapter and works, else the CPU
+ * (WebAssembly SIMD) backend, with `Model.fallbackReason` saying why. A software adapter
+ * (`isFallbackAdapter`, e.g. Chromium's SwiftShader) counts as no GPU: it is far slower than the
+ * CPU backend. `"webgpu"` uses any adapter, and fails when WebGPU is unavailable.
  */
 export type BackendChoice = "auto" | Backend;
 
