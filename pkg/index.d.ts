@@ -9,11 +9,29 @@ export interface Tensor {
 }
 
 /**
- * An input tensor. `data` may also be another typed array (not BigInt64Array /
- * BigUint64Array) or a plain array of numbers: it is then converted to a Float32Array.
+ * What `run` accepts as an input's values: a Float32Array, another number typed array (not
+ * BigInt64Array / BigUint64Array, not a DataView) or an array of numbers; anything but a
+ * Float32Array is converted to one. Other array-likes are rejected.
+ */
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | readonly number[];
+
+/**
+ * An input tensor. `run` copies `data` when it is called: changing the array afterwards (even
+ * before the run's promise resolves) does not change the run.
  */
 export interface TensorInput {
-  data: Float32Array | ArrayLike<number>;
+  data: TensorData;
+  /** Non-negative integers, each at most 2^32 − 1 (the WebAssembly build is 32-bit). */
   shape: readonly number[];
 }
 
@@ -21,8 +39,10 @@ export interface TensorInput {
 export type Backend = "cpu" | "webgpu";
 
 /**
- * `"auto"` picks WebGPU when it is available and works, else the CPU (WebAssembly SIMD)
- * backend, with `Model.fallbackReason` saying why. `"webgpu"` fails when WebGPU is unavailable.
+ * `"auto"` picks WebGPU when it is available on a hardware adapter and works, else the CPU
+ * (WebAssembly SIMD) backend, with `Model.fallbackReason` saying why. A software adapter
+ * (`isFallbackAdapter`, e.g. Chromium's SwiftShader) counts as no GPU: it is far slower than the
+ * CPU backend. `"webgpu"` uses any adapter, and fails when WebGPU is unavailable.
  */
 export type BackendChoice = "auto" | Backend;
 
@@ -35,8 +55,10 @@ export interface ProgressEvent {
   /** Bytes received so far: never decreases for a file. */
   loaded: number;
   /**
-   * The file's size from its Content-Length header; `undefined` when unknown (no header, or a
-   * compressed transfer). The last event of a file has `loaded === total` when it is known.
+   * The file's size: its Content-Length header when the transfer is not compressed, else the
+   * size given in `LoadOptions.sizes`, else `undefined` (a server that compresses, e.g. with
+   * `Content-Encoding: gzip` as `vite preview` does, sends no usable size). The last event of a
+   * file has `loaded === total` when a total is known.
    */
   total: number | undefined;
 }
@@ -81,8 +103,16 @@ export interface LoadOptions extends BindOptions {
    * DOMException named "AbortError" for `controller.abort()`), else with an "AbortError".
    */
   signal?: AbortSignal;
-  /** The fetch function to use (default: the global `fetch`), e.g. to add headers. */
+  /**
+   * The fetch function to use (default: the global `fetch`), e.g. to add headers. Under
+   * Node.js it serves every URL but `file:` ones (and relative paths), which are read from disk.
+   */
   fetch?: (url: string, init: { signal: AbortSignal }) => Promise<Response>;
+  /**
+   * The files' sizes in bytes, when known, for progress totals where the server's
+   * Content-Length cannot give them (a compressed transfer). Used for progress only.
+   */
+  sizes?: { symbol?: number; params?: number };
 }
 
 /** A named tensor shape in `ModelInfo`: `shape` is null when unknown (no input shapes given). */
@@ -137,6 +167,11 @@ export type WasmSource =
  * call's promise). Optional: every other entry point calls it. Call it early to overlap the
  * module's download with other work, or to load the `.wasm` from elsewhere (default:
  * `wasm/mxnet_web_bg.wasm` next to `index.js`, read from disk under Node.js).
+ *
+ * Rejects with an Error saying what happened when the server answers with an HTML page or
+ * anything but a WebAssembly module (e.g. a development server's index.html for a path it does
+ * not know; with Vite 5/7 the fix is `optimizeDeps: { exclude: ["mxnet-web"] }`, although the
+ * package first retries from `/node_modules/mxnet-web/wasm/` where pre-bundling moved it away).
  */
 export default function init(wasmSource?: WasmSource): Promise<void>;
 
@@ -160,9 +195,11 @@ export class Model {
    * `file:` URLs are read from disk).
    *
    * Rejects with an Error naming the file and URL when a download fails (e.g. `mxnet-web:
-   * cannot fetch params file https://…/m-0000.params: HTTP 404 Not Found`), with the library's
-   * message when a file is malformed or does not fit the graph, and as `signal` says when
-   * aborted.
+   * cannot fetch params file https://…/m-0000.params: HTTP 404 Not Found`) or the server
+   * returned an HTML page instead of the file (a wrong path), with the library's message when a
+   * file is malformed or does not fit the graph, when the `.params` file is too large for
+   * WebAssembly memory (checked before downloading it when the size is known), and as `signal`
+   * says when aborted (also during the WebGPU weight upload that follows the downloads).
    */
   static load(source: string | URL | { symbol: string | URL; params: string | URL }, opts?: LoadOptions): Promise<Model>;
 
@@ -184,9 +221,13 @@ export class Model {
 
   /**
    * Runs a forward pass; resolves to one tensor per output head, in the graph's head order.
-   * Inputs are checked first (names, shapes, `data.length` against the shape), with errors
-   * such as `input 'data': shape [1,3,224,224] needs 150528 values but data has 100`.
+   * Inputs are checked and copied first (names, shapes, `data.length` against the shape), with
+   * errors such as `input 'data': shape [1,3,224,224] needs 150528 values but data has 100`.
    * Runs of one model execute one after another.
+   *
+   * Should the WebAssembly module crash (a bug), the run rejects with an Error carrying the
+   * crash message; every model loaded before is then lost (its methods reject with "this model
+   * was lost when the WebAssembly module crashed: load it again") and new loads work.
    */
   run(inputs: RunInputs): Promise<Tensor[]>;
 
@@ -199,7 +240,7 @@ export class Model {
   /**
    * Frees the model's WebAssembly (and GPU) memory. Afterwards every method throws
    * `Error("mxnet-web: this model was disposed")`; a second `dispose()` does nothing. A run in
-   * progress completes first.
+   * progress completes first. Never throws (a model lost in a crash has nothing left to free).
    */
   dispose(): void;
 }

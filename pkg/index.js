@@ -5,7 +5,9 @@
 // fetching with progress and cancellation, inputs by name, validation with clear messages,
 // explicit disposal. Types and documentation: index.d.ts.
 
-import initWasm, { WasmModel } from "./wasm/mxnet_web.js";
+import initWasm, * as glue from "./wasm/mxnet_web.js";
+
+const { WasmModel } = glue;
 
 const PREFIX = "mxnet-web: ";
 const DISPOSED_MESSAGE = `${PREFIX}this model was disposed`;
@@ -14,14 +16,20 @@ const DISPOSED_MESSAGE = `${PREFIX}this model was disposed`;
 const IS_NODE =
   typeof process === "object" && process !== null && typeof process.versions?.node === "string";
 
+/** The first bytes of every WebAssembly module: "\0asm". */
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+/** WebAssembly's 32-bit address space: no wasm32 memory can grow beyond it. */
+const WASM_MEMORY_LIMIT = 4 * 1024 ** 3;
+
 // ---------------------------------------------------------------------------------------------
 // Initialisation
 // ---------------------------------------------------------------------------------------------
 
 /** The pending or finished instantiation (null before the first call or after a failure). */
 let initPromise = null;
-/** The wasm module's exports once instantiated (for `wasmMemoryBytes`). */
-let wasmExports = null;
+/** True once the module is instantiated. */
+let initialized = false;
 
 /**
  * Loads and instantiates the WebAssembly module. Idempotent: later calls return the first call's
@@ -46,17 +54,94 @@ export default function init(wasmSource) {
 
 async function instantiate(wasmSource) {
   let source = wasmSource;
-  if (IS_NODE) {
+  const defaultUrl = new URL("./wasm/mxnet_web_bg.wasm", import.meta.url);
+  if (source === undefined) source = defaultUrl;
+  const url = source instanceof URL ? source : typeof source === "string" ? tryUrl(source, await baseUrl()) : null;
+  if (IS_NODE && url !== null && url.protocol === "file:") {
     // Node's fetch has no file: URLs, so read the module from disk ourselves.
-    if (source === undefined) source = new URL("./wasm/mxnet_web_bg.wasm", import.meta.url);
-    const url = source instanceof URL ? source : typeof source === "string" ? tryUrl(source) : null;
-    if (url !== null && url.protocol === "file:") {
-      const { readFile } = await nodeModules();
-      source = await readFile(url);
+    const { readFile } = await nodeModules();
+    source = await readFile(url);
+  } else if (url !== null) {
+    source = await fetchWasm(url, source === defaultUrl);
+  } else if (isResponseLike(source) || isPromiseLike(source)) {
+    source = await wasmBytes(await source, "the given Response");
+  }
+  glue.__mxnet_set_trap_listener?.(onTrap);
+  await initWasm({ module_or_path: source });
+  initialized = true;
+  ensurePanicHandler();
+}
+
+/**
+ * Fetches the `.wasm` and checks that it is one. A development server that does not know the
+ * path answers with its HTML page (Vite 5/7 when dependency pre-bundling moved this module to
+ * `node_modules/.vite/deps/`): that is retried from the package's own folder, else reported.
+ */
+async function fetchWasm(url, isDefault) {
+  try {
+    return await wasmBytes(await fetchOrThrow(url), url.href);
+  } catch (err) {
+    // Vite's dependency optimizer serves this module from /node_modules/.vite/deps/, where no
+    // wasm/ folder exists; the package itself is still served from /node_modules/mxnet-web/.
+    const moved = isDefault && /\/node_modules\/\.vite\/deps(_[^/]*)?\//.test(url.pathname);
+    if (!moved) throw err;
+    const fallback = new URL("/node_modules/mxnet-web/wasm/mxnet_web_bg.wasm", url);
+    try {
+      return await wasmBytes(await fetchOrThrow(fallback), fallback.href);
+    } catch {
+      throw err;
     }
   }
-  const exports = await initWasm(source === undefined ? undefined : { module_or_path: source });
-  wasmExports = exports;
+}
+
+async function fetchOrThrow(url) {
+  if (typeof globalThis.fetch !== "function") throw new Error(`${PREFIX}no fetch() to load ${url.href}; pass the .wasm bytes to init()`);
+  const response = await globalThis.fetch(url);
+  if (!response.ok) {
+    response.body?.cancel?.().catch(() => {});
+    throw new Error(`${PREFIX}cannot fetch the WebAssembly module ${url.href}: HTTP ${response.status} ${response.statusText}`.trimEnd());
+  }
+  return response;
+}
+
+/** Reads a Response holding the `.wasm`; an HTML page or any non-wasm body is an Error saying so. */
+async function wasmBytes(response, name) {
+  const type = response.headers?.get?.("content-type") ?? "";
+  // Served as wasm: let the module compile while it streams in.
+  if (/^application\/wasm\b/i.test(type) && typeof Response === "function" && response instanceof Response) return response;
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (!WASM_MAGIC.every((b, i) => bytes[i] === b)) {
+    const html = /text\/html/i.test(type) || looksLikeHtml(bytes);
+    throw new Error(
+      `${PREFIX}${name} is not a WebAssembly module` +
+        (html
+          ? ": the server returned an HTML page (Content-Type: " +
+            (type || "none") +
+            "), most likely because the .wasm is not where the package expects it. With Vite 5/7, " +
+            'exclude the package from dependency pre-bundling (vite.config.js: optimizeDeps: { exclude: ["mxnet-web"] }); ' +
+            "otherwise serve node_modules/mxnet-web/wasm/mxnet_web_bg.wasm and pass its URL to init()"
+          : ` (it starts with ${hex(bytes.subarray(0, 4))}, expected ${hex(WASM_MAGIC)})`),
+    );
+  }
+  return bytes;
+}
+
+function isResponseLike(v) {
+  return v !== null && typeof v === "object" && typeof v.arrayBuffer === "function" && "headers" in v;
+}
+
+function isPromiseLike(v) {
+  return v !== null && typeof v === "object" && typeof v.then === "function";
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ") || "(nothing)";
+}
+
+/** Whether bytes start (after whitespace or a BOM) like an HTML document. */
+function looksLikeHtml(bytes) {
+  const head = new TextDecoder().decode(bytes.subarray(0, 512)).replace(/^\uFEFF/, "").trimStart().toLowerCase();
+  return head.startsWith("<!doctype html") || head.startsWith("<html") || (head.startsWith("<") && head.includes("<html"));
 }
 
 /**
@@ -66,7 +151,125 @@ async function instantiate(wasmSource) {
  * @returns {number}
  */
 export function wasmMemoryBytes() {
-  return wasmExports?.memory?.buffer?.byteLength ?? 0;
+  return initialized ? callWasm(() => glue.memoryBytes()) : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containing a trap of the WebAssembly module
+// ---------------------------------------------------------------------------------------------
+//
+// A panic in the Rust code (a bug: bad input gives errors, never panics) aborts the instance:
+// it traps with `RuntimeError: unreachable` and its memory, allocator and task queue are no
+// longer safe to use. The panic hook (src/web.rs) passes the message to `onPanic` and asks
+// wasm-bindgen for a fresh instance at the next call into the module. A trap inside a
+// synchronous call surfaces here as an exception; inside an asynchronous one it happens in the
+// futures queue's microtask, where the build's patch of the generated glue (scripts/
+// build-wasm.sh) catches it and calls `onTrap`. Either way every call still pending on the dead
+// instance rejects with the panic message, models created on it are "lost", and new loads use
+// the fresh instance.
+
+/** Counts instances: incremented at every trap. Models remember the one they live in. */
+let generation = 0;
+/** The generation whose instance has our panic handler. */
+let handlerGeneration = -1;
+/** The last panic message, until the trap that follows it is handled. */
+let pendingPanic = null;
+/** The error of the latest trap (what models lost in it report). */
+let lastTrap = null;
+/** Rejecters of asynchronous calls pending on the current instance. */
+let pending = new Set();
+
+function onPanic(message) {
+  pendingPanic = String(message);
+}
+
+function onTrap(err) {
+  const message = pendingPanic ?? `${err?.name ?? "Error"}: ${err?.message ?? String(err)}`;
+  pendingPanic = null;
+  generation++;
+  // A fresh instance now (also when the trap was no panic: a stack overflow, a failed
+  // allocation): callbacks of the dead one still pending (GPU promises) become no-ops.
+  try {
+    glue.__mxnet_reset_now?.();
+  } catch {
+    // instantiation failed: the next call retries (wasm-bindgen's reinit is still scheduled)
+  }
+  lastTrap = new Error(
+    `${PREFIX}the WebAssembly module crashed (${message}). This is a bug in mxnet-web; please ` +
+      "report it. Models loaded before were lost; new loads use a fresh module",
+    { cause: err },
+  );
+  const waiting = pending;
+  pending = new Set();
+  for (const reject of waiting) reject(lastTrap);
+  return lastTrap;
+}
+
+function isTrap(err) {
+  return (
+    pendingPanic !== null ||
+    err instanceof WebAssembly.RuntimeError ||
+    (err instanceof RangeError && /call stack/i.test(err.message))
+  );
+}
+
+/** Gives the current instance our panic handler (the first call into a new one creates it). */
+function ensurePanicHandler() {
+  // A panic whose trap nobody caught (e.g. inside a callback of a browser promise).
+  if (pendingPanic !== null) onTrap(new Error("the module trapped outside a call"));
+  if (handlerGeneration === generation) return;
+  glue.setPanicHandler(onPanic);
+  handlerGeneration = generation;
+}
+
+/** Calls into the module synchronously; a trap becomes an Error with the panic message. */
+function callWasm(fn) {
+  try {
+    ensurePanicHandler();
+    return fn();
+  } catch (err) {
+    if (isTrap(err)) throw onTrap(err);
+    throw err;
+  }
+}
+
+/** Calls an async export: its promise, or the trap's Error if the instance traps meanwhile. */
+function callWasmAsync(fn) {
+  return new Promise((resolve, reject) => {
+    let promise;
+    try {
+      promise = callWasm(fn);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    pending.add(reject);
+    promise.then(
+      (value) => {
+        pending.delete(reject);
+        resolve(value);
+      },
+      (err) => {
+        pending.delete(reject);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * Test hook (not part of the API): makes the module panic inside a synchronous (`"sync"`) or
+ * an asynchronous (`"async"`) call, or destroys the shared WebGPU device (`"device"`), so that
+ * the tests can check containment and recovery whatever input limits the library has.
+ *
+ * @param {"sync" | "async" | "device"} what
+ */
+export async function __testFailure(what) {
+  await init();
+  if (what === "sync") return callWasm(() => glue.__testTrapSync());
+  if (what === "async") return callWasmAsync(() => glue.__testTrapAsync());
+  if (what === "device") return callWasm(() => glue.__testLoseDevice?.() ?? false);
+  throw new TypeError(`${PREFIX}unknown test failure ${String(what)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,6 +283,8 @@ const CONSTRUCT = Symbol("mxnet-web.construct");
 export class Model {
   /** @type {WasmModel | null} the wasm object; null once disposed. */
   #wasm;
+  /** The module instance it lives in (see `generation`). */
+  #generation;
   /** Cached so that getters work while a run is in flight (the wasm object is then borrowed). */
   #inputNames;
   #backend;
@@ -94,16 +299,16 @@ export class Model {
     if (token !== CONSTRUCT || !(wasmModel instanceof WasmModel)) {
       throw new TypeError(`${PREFIX}use Model.load() or Model.fromBytes() to create a model`);
     }
-    try {
+    const born = generation;
+    // On failure the caller (`create`) frees wasmModel.
+    callWasm(() => {
       this.#inputNames = Object.freeze(wasmModel.inputNames());
       this.#backend = wasmModel.backend;
       this.#fallbackReason = wasmModel.fallbackReason ?? undefined;
       this.#outputCount = JSON.parse(wasmModel.infoJson(undefined)).outputs.length;
-    } catch (err) {
-      wasmModel.free();
-      throw err;
-    }
+    });
     this.#wasm = wasmModel;
+    this.#generation = born;
   }
 
   /**
@@ -195,19 +400,26 @@ export class Model {
    */
   async run(inputs) {
     const wasm = this.#live();
+    // Copied now: changing the caller's arrays before the run starts must not change it.
     const tensors = this.#collectInputs(inputs);
     // Runs started before a dispose() still complete: dispose frees after the queue drains.
     this.#running++;
-    const result = this.#queue.then(() => wasm.run(tensors));
+    const result = this.#queue.then(() => {
+      this.#checkNotLost();
+      return callWasmAsync(() => wasm.run(tensors));
+    });
     this.#queue = result.then(
       () => this.#settled(),
       () => this.#settled(),
     );
     const outputs = await result;
     // Under "auto", a model the GPU cannot run falls back to the CPU at its first run.
-    if (this.#running === 0 && this.#wasm) {
-      this.#backend = this.#wasm.backend;
-      this.#fallbackReason = this.#wasm.fallbackReason ?? undefined;
+    if (this.#running === 0 && this.#wasm && this.#generation === generation) {
+      const live = this.#wasm;
+      callWasm(() => {
+        this.#backend = live.backend;
+        this.#fallbackReason = live.fallbackReason ?? undefined;
+      });
     }
     return Array.from(outputs, (o) => ({ data: o.data, shape: Array.from(o.shape) }));
   }
@@ -223,7 +435,7 @@ export class Model {
     if (this.#running > 0) {
       throw new Error(`${PREFIX}info() cannot be called while run() is in progress; await run() first`);
     }
-    if (shapes === undefined || shapes === null) return JSON.parse(wasm.infoJson(undefined));
+    if (shapes === undefined || shapes === null) return JSON.parse(callWasm(() => wasm.infoJson(undefined)));
     const names = this.#inputNames;
     let ordered;
     if (Array.isArray(shapes)) {
@@ -244,7 +456,7 @@ export class Model {
     } else {
       throw new TypeError(`${PREFIX}info() takes shapes by input name or as an array of shapes`);
     }
-    return JSON.parse(wasm.infoJson(ordered));
+    return JSON.parse(callWasm(() => wasm.infoJson(ordered)));
   }
 
   /**
@@ -255,14 +467,24 @@ export class Model {
     const wasm = this.#wasm;
     if (wasm === null) return;
     this.#wasm = null;
-    if (this.#running === 0) wasm.free();
-    else this.#queue.then(() => wasm.free());
+    const born = this.#generation;
+    if (this.#running === 0) release(wasm, born);
+    else this.#queue.then(() => release(wasm, born));
   }
 
-  /** The wasm object, or throws if disposed. */
+  /** The wasm object, or throws if disposed or lost in a trap of the module. */
   #live() {
     if (this.#wasm === null) throw new Error(DISPOSED_MESSAGE);
+    this.#checkNotLost();
     return this.#wasm;
+  }
+
+  #checkNotLost() {
+    if (this.#generation !== generation) {
+      throw new Error(`${PREFIX}this model was lost when the WebAssembly module crashed: load it again`, {
+        cause: lastTrap ?? undefined,
+      });
+    }
   }
 
   #settled() {
@@ -301,24 +523,68 @@ export class Model {
 
 /** Binds a model in wasm, selects its backend (WebGPU device + weight upload) and wraps it. */
 async function create(symbolJson, symbolName, paramsBytes, paramsName, options) {
-  const wasm = WasmModel.fromBytes(
-    symbolJson,
-    String(symbolName),
-    paramsBytes,
-    String(paramsName),
-    options.inputs,
-    options.allowMissing,
-    options.ignoreExtra,
-    options.prefixMap,
-    options.backend,
+  checkFitsInWasm(paramsBytes.length, paramsName);
+  const born = generation;
+  const wasm = callWasm(() =>
+    WasmModel.fromBytes(
+      symbolJson,
+      String(symbolName),
+      paramsBytes,
+      String(paramsName),
+      options.inputs,
+      options.allowMissing,
+      options.ignoreExtra,
+      options.prefixMap,
+      options.backend,
+    ),
   );
   try {
-    await wasm.selectBackend();
+    throwIfAborted(options.signal);
+    // WebGPU: a device, then the weights uploaded to it.
+    await callWasmAsync(() => wasm.selectBackend());
+    // An abort during the upload still cancels the load (and frees what it made).
+    throwIfAborted(options.signal);
+    return new Model(CONSTRUCT, wasm);
   } catch (err) {
-    wasm.free();
+    release(wasm, born);
     throw err;
   }
-  return new Model(CONSTRUCT, wasm);
+}
+
+/** Frees a wasm object unless its instance died in a trap (its memory is gone with it). */
+function release(wasm, born) {
+  if (!wasm.__wbg_ptr) return; // already freed
+  if (born === generation) {
+    try {
+      callWasm(() => wasm.free());
+      return;
+    } catch {
+      // a trap while freeing: the instance is replaced anyway
+    }
+  }
+  // Forget the pointer without touching the new instance (also unregisters the finalizer).
+  wasm.__destroy_into_raw?.();
+}
+
+/**
+ * Refuses a `.params` file that cannot fit in WebAssembly memory before copying it there:
+ * the file is copied in and its values converted to float32, about twice its size.
+ */
+function checkFitsInWasm(bytes, name) {
+  const used = wasmMemoryBytes();
+  const needed = 2 * bytes;
+  if (used + needed > WASM_MEMORY_LIMIT) {
+    throw new Error(
+      `${PREFIX}the params file ${name} is ${formatBytes(bytes)}: too large for WebAssembly, whose memory ` +
+        `is limited to 4 GiB (loading it needs about ${formatBytes(needed)} more, ${formatBytes(used)} are in use)`,
+    );
+  }
+}
+
+function formatBytes(n) {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${n} bytes`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,6 +604,7 @@ function checkOptions(opts, fn) {
     onProgress,
     signal,
     fetch: fetchFn,
+    sizes = {},
   } = opts;
   if (!Number.isSafeInteger(epoch) || epoch < 0) {
     throw new TypeError(`${PREFIX}epoch must be a non-negative integer, got ${String(epoch)}`);
@@ -367,6 +634,13 @@ function checkOptions(opts, fn) {
   if (signal !== undefined && (signal === null || typeof signal.aborted !== "boolean")) {
     throw new TypeError(`${PREFIX}signal must be an AbortSignal`);
   }
+  if (sizes === null || typeof sizes !== "object") throw new TypeError(`${PREFIX}sizes must be an object { symbol?, params? }`);
+  for (const key of Object.keys(sizes)) {
+    const v = sizes[key];
+    if (!["symbol", "params"].includes(key) || (v !== undefined && !(Number.isSafeInteger(v) && v >= 0))) {
+      throw new TypeError(`${PREFIX}sizes must be { symbol?: bytes, params?: bytes } (non-negative integers), got ${describe(sizes)}`);
+    }
+  }
   return {
     epoch,
     backend,
@@ -377,26 +651,39 @@ function checkOptions(opts, fn) {
     onProgress,
     signal,
     fetch: fetchFn,
+    sizes: { ...sizes },
     symbolName: opts.symbolName,
     paramsName: opts.paramsName,
   };
 }
 
-/** Returns `{ data: Float32Array, shape: number[] }` or throws naming the input. */
+/**
+ * Returns `{ data: Float32Array, shape: number[] }` or throws naming the input. `data` is always
+ * a copy (a Float32Array given is copied, anything else converted): `run` owns its inputs from
+ * the moment it is called. Accepted, as `TensorData` in index.d.ts says: Float32Array, the other
+ * number typed arrays (not BigInt64Array / BigUint64Array) and arrays of numbers.
+ */
 function checkTensor(t, name) {
   if (t === null || typeof t !== "object") {
     throw new TypeError(`${PREFIX}input '${name}' must be an object { data, shape }`);
   }
   const shape = checkShape(t.shape, name);
   let data = t.data;
-  if (!(data instanceof Float32Array)) {
-    const convertible =
-      Array.isArray(data) ||
-      (ArrayBuffer.isView(data) && !(data instanceof DataView) && !isBigIntArray(data));
-    if (!convertible) {
-      throw new TypeError(`${PREFIX}input '${name}': data must be a Float32Array (or another typed array or a plain array of numbers)`);
+  if (data instanceof Float32Array) {
+    data = data.slice();
+  } else if (ArrayBuffer.isView(data) && !(data instanceof DataView) && !isBigIntArray(data)) {
+    data = Float32Array.from(data);
+  } else if (Array.isArray(data)) {
+    const bad = data.findIndex((v) => typeof v !== "number");
+    if (bad >= 0) {
+      throw new TypeError(`${PREFIX}input '${name}': data[${bad}] is ${describe(data[bad])}, not a number`);
     }
     data = Float32Array.from(data);
+  } else {
+    throw new TypeError(
+      `${PREFIX}input '${name}': data must be a Float32Array (or another number typed array, not BigInt64Array / ` +
+        `BigUint64Array, or an array of numbers), got ${typeName(data)}`,
+    );
   }
   const needed = shape.reduce((a, b) => a * b, 1);
   if (data.length !== needed) {
@@ -407,13 +694,26 @@ function checkTensor(t, name) {
   return { data, shape };
 }
 
+/** The largest dimension wasm32 can represent. */
+const MAX_DIM = 0xffffffff;
+
 /** Returns the shape as a fresh array of non-negative integers or throws naming the input. */
 function checkShape(shape, name) {
-  const ok = Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+  const ok = Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0);
   if (!ok) {
     throw new TypeError(`${PREFIX}input '${name}': shape must be an array of non-negative integers, got ${describe(shape)}`);
   }
+  const big = shape.find((d) => d > MAX_DIM);
+  if (big !== undefined) {
+    throw new RangeError(`${PREFIX}input '${name}': shape entry ${big} is too large (at most ${MAX_DIM}), got ${describe(shape)}`);
+  }
   return shape.slice();
+}
+
+function typeName(v) {
+  if (v === null) return "null";
+  if (typeof v !== "object") return typeof v;
+  return v.constructor?.name ?? "an object";
 }
 
 function isTensorLike(v) {
@@ -495,9 +795,9 @@ function resolveUrl(url, base) {
   }
 }
 
-function tryUrl(s) {
+function tryUrl(s, base) {
   try {
-    return new URL(s);
+    return new URL(s, base);
   } catch {
     return null;
   }
@@ -510,7 +810,9 @@ function tryUrl(s) {
  */
 async function download(file, url, options, signal) {
   const progress = (loaded, total) => options.onProgress?.({ file, url, loaded, total });
-  if (IS_NODE && url.startsWith("file:") && options.fetch === undefined) {
+  // Under Node.js, file: URLs (and relative paths, resolved against the working directory) are
+  // read from disk; a given fetch is used for everything else (http:, https:, ...).
+  if (IS_NODE && url.startsWith("file:")) {
     const { readFile } = await nodeModules();
     let bytes;
     try {
@@ -539,26 +841,43 @@ async function download(file, url, options, signal) {
     const text = response.statusText ? ` ${response.statusText}` : "";
     throw new Error(`${PREFIX}cannot fetch ${file} file ${url}: HTTP ${response.status}${text}`);
   }
+  const contentType = response.headers?.get?.("content-type") ?? "";
+  if (/^\s*text\/html\b/i.test(contentType)) {
+    response.body?.cancel?.().catch(() => {});
+    throw htmlInsteadOf(file, url, contentType);
+  }
 
   // Content-Length counts encoded bytes: with a Content-Encoding it does not match what the
-  // stream yields, so the total is then unknown.
+  // stream yields. The total is then the size the caller gave (`sizes`), else unknown.
   const encoding = response.headers?.get?.("content-encoding");
   const lengthHeader = response.headers?.get?.("content-length");
-  let total =
+  const headerTotal =
     (!encoding || encoding === "identity") && lengthHeader !== null && /^\d+$/.test(lengthHeader ?? "")
       ? Number(lengthHeader)
       : undefined;
+  const given = options.sizes?.[file];
+  let total = headerTotal ?? given;
+  // Refused before downloading: a .params file larger than WebAssembly memory can take.
+  if (file === "params") {
+    try {
+      checkFitsInWasm(Math.max(headerTotal ?? 0, given ?? 0), url);
+    } catch (err) {
+      response.body?.cancel?.().catch(() => {});
+      throw err;
+    }
+  }
 
   if (!response.body || typeof response.body.getReader !== "function") {
     // A custom fetch whose response has no stream: no incremental progress.
     const bytes = new Uint8Array(await response.arrayBuffer());
     progress(bytes.length, bytes.length);
-    return bytes;
+    return checkNotHtml(bytes, file, url, contentType);
   }
 
   const reader = response.body.getReader();
-  // With a known size, chunks are copied into one buffer as they arrive (no second copy).
-  let buffer = total !== undefined ? new Uint8Array(total) : null;
+  // With a size from the header, chunks are copied into one buffer as they arrive (no second
+  // copy). A size the caller gave only serves progress: it is not trusted to allocate.
+  let buffer = headerTotal !== undefined ? new Uint8Array(headerTotal) : null;
   const chunks = [];
   let loaded = 0;
   progress(0, total);
@@ -571,6 +890,8 @@ async function download(file, url, options, signal) {
         chunks.push(buffer.subarray(0, loaded));
         buffer = null;
         total = undefined;
+      } else if (total !== undefined && loaded + value.length > total) {
+        total = undefined; // the size given was wrong
       }
       if (buffer !== null) buffer.set(value, loaded);
       else chunks.push(value);
@@ -583,11 +904,27 @@ async function download(file, url, options, signal) {
   } finally {
     reader.releaseLock?.();
   }
-  if (total !== undefined && loaded !== total) {
-    throw new Error(`${PREFIX}cannot fetch ${file} file ${url}: the download ended after ${loaded} of ${total} bytes`);
+  if (headerTotal !== undefined && buffer !== null && loaded !== headerTotal) {
+    throw new Error(`${PREFIX}cannot fetch ${file} file ${url}: the download ended after ${loaded} of ${headerTotal} bytes`);
   }
-  if (buffer !== null) return buffer;
-  return concat(chunks, loaded);
+  // A wrong size given: the last event still ends at the real size.
+  if (headerTotal === undefined && given !== undefined && total !== loaded) progress(loaded, loaded);
+  const bytes = buffer !== null ? buffer : concat(chunks, loaded);
+  return checkNotHtml(bytes, file, url, contentType);
+}
+
+/** An HTML page where a model file was expected: most likely a wrong path (see htmlInsteadOf). */
+function checkNotHtml(bytes, file, url, contentType) {
+  if (looksLikeHtml(bytes)) throw htmlInsteadOf(file, url, contentType);
+  return bytes;
+}
+
+function htmlInsteadOf(file, url, contentType) {
+  return new Error(
+    `${PREFIX}cannot load ${file} file ${url}: the server returned an HTML page (Content-Type: ${contentType || "none"}) ` +
+      "instead of the file. The path is most likely wrong: development servers and single-page-app hosts answer unknown " +
+      "paths with their index.html (a relative URL resolves against the page, or against the worker script in a worker)",
+  );
 }
 
 function concat(chunks, length) {

@@ -2,6 +2,7 @@
 # Builds the npm package's WebAssembly part into pkg/wasm/:
 #   cargo build --target wasm32-unknown-unknown --release (simd128, see .cargo/config.toml)
 #   wasm-bindgen --target web (the CLI at the exact version Cargo.lock pins; installed if missing)
+#   scripts/patch-glue.mjs (trap containment in the generated glue)
 #   wasm-opt -Oz when a binaryen >= 110 is available (Debian 12's 108 breaks the module)
 # Usage: scripts/build-wasm.sh [--features webgpu]
 set -euo pipefail
@@ -23,6 +24,10 @@ cargo build --quiet --lib --target wasm32-unknown-unknown --release --no-default
 rm -rf pkg/wasm
 wasm-bindgen --target web --out-dir pkg/wasm --out-name mxnet_web \
   target/wasm32-unknown-unknown/release/mxnet_web.wasm
+# Lets pkg/index.js contain a trap of the module inside async work (see the script).
+node scripts/patch-glue.mjs pkg/wasm/mxnet_web.js
+# The crates compiled into the .wasm and their licences (shipped in the npm tarball).
+bash scripts/third-party-notices.sh || echo "(could not regenerate pkg/THIRD-PARTY-NOTICES.md)" >&2
 # Binaryen <= 108 (Debian 12 ships 108) rebinds wasm-bindgen's exported externref table onto the
 # funcref table, so the module fails at start ("WebAssembly.Table.set(): ... function-typed
 # object"); fixed in 110 (WebAssembly/binaryen#4711). Older versions are skipped, and the output

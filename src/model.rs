@@ -83,6 +83,19 @@ async fn shared_gpu_context() -> Result<GpuContext> {
     Ok(ctx)
 }
 
+/// Destroys the shared device (tests of device-loss recovery). False when there is none.
+#[cfg(feature = "webgpu")]
+#[doc(hidden)]
+pub fn destroy_shared_gpu_context() -> bool {
+    match GPU_CONTEXT.with(|c| c.borrow().clone()) {
+        Some(ctx) => {
+            ctx.destroy();
+            true
+        }
+        None => false,
+    }
+}
+
 /// A plan compiled for one backend.
 #[derive(Debug)]
 enum Executable {
@@ -227,6 +240,21 @@ impl Model {
         #[cfg(feature = "webgpu")]
         let gpu: Result<std::sync::Arc<GpuWeights>> = async {
             let ctx = shared_gpu_context().await?;
+            let adapter = ctx.adapter();
+            if choice == BackendChoice::Auto && adapter.software {
+                // A software adapter (SwiftShader, llvmpipe) is one to two orders of magnitude
+                // slower than the CPU backend: auto treats it as no usable GPU.
+                let what = if adapter.name.is_empty() {
+                    // The browser's GPUAdapterInfo.isFallbackAdapter (wgpu: DeviceType::Cpu).
+                    "a fallback adapter".to_string()
+                } else {
+                    format!("{}, {}", adapter.name, adapter.device_type)
+                };
+                return Err(Error::Backend(format!(
+                    "the only adapter is a software renderer ({what}), slower than the CPU \
+                     backend; ask for backend 'webgpu' explicitly to use it anyway"
+                )));
+            }
             GpuWeights::upload(&self.bound, &ctx).await
         }
         .await;
@@ -361,6 +389,8 @@ impl Model {
     /// Runs a forward pass. `inputs` are positional, in [`Model::input_names`] order.
     pub async fn run_async(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let shapes = self.check_inputs(inputs)?;
+        #[cfg(feature = "webgpu")]
+        self.recover_lost_device().await?;
         self.prepare(&shapes).await?;
         self.last_shapes = Some(shapes.clone());
         let refs: Vec<&Tensor> = inputs.iter().collect();
@@ -369,6 +399,29 @@ impl Model {
             #[cfg(feature = "webgpu")]
             Some(Executable::Gpu(e)) => e.run(&refs).await,
             None => Err(Error::Backend("plan cache".into())),
+        }
+    }
+
+    /// After the device was lost (a driver reset, `device.destroy()`): the backend is chosen
+    /// again on a new device, with the weights uploaded anew. Under `Auto` a failure falls back
+    /// to the CPU; either way the reason names the loss.
+    #[cfg(feature = "webgpu")]
+    async fn recover_lost_device(&mut self) -> Result<()> {
+        let Some(lost) = self.gpu.as_ref().and_then(|w| w.context().lost_reason()) else {
+            return Ok(());
+        };
+        let choice = self.choice;
+        match self.set_backend(choice).await {
+            Ok(()) => {
+                if let Some(why) = self.fallback_reason.take() {
+                    self.fallback_reason =
+                        Some(format!("the WebGPU device was lost ({lost}); {why}"));
+                }
+                Ok(())
+            }
+            Err(e) => Err(Error::Backend(format!(
+                "the WebGPU device was lost ({lost}) and no new one could be used: {e}"
+            ))),
         }
     }
 

@@ -11,10 +11,69 @@ use crate::bind::BindOptions;
 use crate::model::{BackendChoice, Model};
 use crate::tensor::Tensor;
 
+thread_local! {
+    /// The JS function told about a panic (`setPanicHandler`; the package's index.js sets it).
+    static PANIC_HANDLER: std::cell::RefCell<Option<js_sys::Function>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 #[wasm_bindgen(start)]
 fn start() {
-    // Panics are bugs, never the result of bad input; make them readable in the console.
-    console_error_panic_hook::set_once();
+    // Panics are bugs, never the result of bad input. In wasm a panic aborts: the instance
+    // traps (`RuntimeError: unreachable`) right after this hook and its state (allocator,
+    // borrowed cells, the futures queue) is no longer safe to use. The hook therefore asks
+    // wasm-bindgen for a fresh instance at the next call into the module and hands the message
+    // to JS, which rejects whatever was pending on this instance with it.
+    std::panic::set_hook(Box::new(|info| {
+        wasm_bindgen::handler::schedule_reinit();
+        let handler = PANIC_HANDLER.with(|h| h.try_borrow().ok().and_then(|h| h.clone()));
+        match handler {
+            Some(f) => {
+                let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&info.to_string()));
+            }
+            None => console_error_panic_hook::hook(info),
+        }
+    }));
+}
+
+/// Sets the function called with the panic message when the module panics (just before it
+/// traps). Used by the package's index.js.
+#[wasm_bindgen(js_name = setPanicHandler)]
+pub fn set_panic_handler(f: js_sys::Function) {
+    PANIC_HANDLER.with(|h| *h.borrow_mut() = Some(f));
+}
+
+/// The size of this instance's linear memory in bytes.
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    core::arch::wasm32::memory_size(0) as f64 * 65536.0
+}
+
+/// Test hook: panics (so the instance traps) inside a synchronous call. The package's tests use
+/// it to check that a trap is contained whatever input limits the library gains.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __testTrapSync)]
+pub fn test_trap_sync() {
+    panic!("deliberate panic for testing (__testTrapSync)");
+}
+
+/// Test hook: panics inside an asynchronous call, after yielding to the event loop, i.e. from
+/// the futures queue's microtask exactly as a panic inside `run()` on WebGPU would.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __testTrapAsync)]
+pub async fn test_trap_async() -> Result<(), JsError> {
+    let _ =
+        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::UNDEFINED)).await;
+    panic!("deliberate panic for testing (__testTrapAsync)");
+}
+
+/// Test hook: destroys the shared WebGPU device (as a driver reset or the page would), so that
+/// device-loss recovery can be tested. Returns false when there is no device.
+#[doc(hidden)]
+#[cfg(feature = "webgpu")]
+#[wasm_bindgen(js_name = __testLoseDevice)]
+pub fn test_lose_device() -> bool {
+    crate::model::destroy_shared_gpu_context()
 }
 
 fn js_err(e: crate::Error) -> JsError {
@@ -113,6 +172,12 @@ impl WasmModel {
                 match d.as_f64() {
                     Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64 => {
                         shape.push(v as usize)
+                    }
+                    Some(v) if v.fract() == 0.0 && v > u32::MAX as f64 => {
+                        return Err(JsError::new(&format!(
+                            "input '{name}': shape entry {v} is too large (at most {} in wasm32)",
+                            u32::MAX
+                        )))
                     }
                     _ => {
                         return Err(JsError::new(&format!(

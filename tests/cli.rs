@@ -254,3 +254,60 @@ fn run_on_webgpu_and_auto() {
         }
     }
 }
+
+/// `--backend auto` treats a software adapter (llvmpipe, lavapipe, SwiftShader) as no GPU and
+/// runs on the CPU, saying why; `--backend webgpu` still uses it (issue 13.1).
+#[test]
+fn auto_skips_a_software_adapter() {
+    let dir = common::fixtures_dir().join("models").join("tiny_resnet");
+    let x = read_npy(&std::fs::read(dir.join("in_data.npy")).unwrap(), "x").unwrap();
+    let shape = format!(
+        "data={}",
+        x.shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let bench = |backend: &str| {
+        Command::new(BIN)
+            .arg("bench")
+            .arg(dir.join("model"))
+            .args(["--shape", &shape, "--runs", "1", "--backend", backend])
+            .output()
+            .unwrap()
+    };
+    let gpu = bench("webgpu");
+    let gpu_out = String::from_utf8_lossy(&gpu.stdout).to_string();
+    let gpu_err = String::from_utf8_lossy(&gpu.stderr).to_string();
+    if !gpu.status.success() && gpu_err.contains("no WebGPU adapter") {
+        eprintln!("SKIP: no WebGPU adapter on this machine (install mesa-vulkan-drivers)");
+        return;
+    }
+    assert!(gpu.status.success(), "--backend webgpu: {gpu_err}");
+    assert!(gpu_out.contains("backend webgpu"), "{gpu_out}");
+    let adapter = gpu_out
+        .lines()
+        .find(|l| l.starts_with("adapter "))
+        .unwrap_or_else(|| panic!("no adapter line in:\n{gpu_out}"))
+        .to_string();
+    let auto = bench("auto");
+    let out = String::from_utf8_lossy(&auto.stdout);
+    let err = String::from_utf8_lossy(&auto.stderr);
+    assert!(auto.status.success(), "--backend auto: {err}");
+    let name = adapter.to_lowercase();
+    let software = adapter.contains("software renderer");
+    if name.contains("llvmpipe") || name.contains("lavapipe") || name.contains("swiftshader") {
+        assert!(software, "not marked as a software renderer: {adapter}");
+    }
+    if software {
+        assert!(out.contains("backend cpu"), "auto on {adapter}:\n{out}");
+        assert!(
+            err.contains("note: running on the CPU: WebGPU is not available: the only adapter is a software renderer")
+                && err.contains("backend 'webgpu' explicitly"),
+            "auto on {adapter}, stderr:\n{err}"
+        );
+    } else {
+        assert!(out.contains("backend webgpu"), "auto on {adapter}:\n{out}");
+    }
+}

@@ -422,3 +422,37 @@ fn bench_resnet18() {
         exe.build_stats().dispatches
     );
 }
+
+/// `BackendChoice::Auto` treats a software adapter (llvmpipe in CI) as no usable GPU and says so;
+/// `WebGpu` still uses it (issue 13.1).
+#[test]
+fn auto_skips_a_software_adapter() {
+    let Some(ctx) = context() else { return };
+    let dir = common::fixtures_dir().join("models").join("tiny_resnet");
+    let mut model = Model::from_prefix(
+        dir.join("model").to_str().unwrap(),
+        0,
+        &BindOptions::default(),
+    )
+    .unwrap();
+    model
+        .set_backend_blocking(mxnet_web::model::BackendChoice::WebGpu)
+        .unwrap();
+    assert_eq!(model.backend(), mxnet_web::model::Backend::WebGpu);
+    assert_eq!(model.fallback_reason(), None);
+    model
+        .set_backend_blocking(mxnet_web::model::BackendChoice::Auto)
+        .unwrap();
+    let software = ctx.adapter().software;
+    let name = ctx.adapter().name.to_lowercase();
+    if name.contains("llvmpipe") || name.contains("lavapipe") || name.contains("swiftshader") {
+        assert!(software, "{} is not marked as software", ctx.adapter());
+    }
+    if software {
+        assert_eq!(model.backend(), mxnet_web::model::Backend::Cpu);
+        let reason = model.fallback_reason().unwrap_or_default();
+        assert!(reason.contains("software renderer"), "{reason}");
+    } else {
+        assert_eq!(model.backend(), mxnet_web::model::Backend::WebGpu);
+    }
+}

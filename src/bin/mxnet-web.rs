@@ -71,8 +71,9 @@ struct ModelArgs {
     /// Rename params-file keys starting with FROM to start with TO (repeatable; either may be empty).
     #[arg(long = "prefix-map", value_name = "FROM=TO")]
     prefix_map: Vec<String>,
-    /// Backend: cpu (the reference), webgpu, or auto (WebGPU when an adapter is found and the
-    /// model fits it, else the CPU; stderr says which ran and why).
+    /// Backend: cpu (the reference), webgpu, or auto (WebGPU when a hardware adapter is found
+    /// and the model fits it, else the CPU; a software renderer such as llvmpipe counts as no
+    /// GPU; stderr says which ran and why).
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
 }
@@ -554,12 +555,17 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     #[cfg(feature = "webgpu")]
     if let Some(a) = model.gpu_adapter() {
         println!(
-            "adapter {} ({}, {}; max binding {} MiB; shader-f16 {})",
+            "adapter {} ({}, {}; max binding {} MiB; shader-f16 {}{})",
             a.name,
             a.backend,
             a.driver,
             a.max_binding_bytes >> 20,
-            if a.shader_f16 { "yes" } else { "no" }
+            if a.shader_f16 { "yes" } else { "no" },
+            if a.software {
+                "; software renderer"
+            } else {
+                ""
+            }
         );
     }
     if let Some(r) = model.fallback_reason() {

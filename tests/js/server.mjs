@@ -5,11 +5,18 @@
 //   ?slow=MS       send the body in 4 KiB chunks, MS milliseconds apart (for aborts)
 //   ?chunked=1     no Content-Length (chunked transfer): progress totals are unknown
 //   ?truncate=N    serve only the first N bytes (a corrupt file)
+//   ?html=1        answer with an HTML page (status 200), as a development server or an SPA host
+//                  does for an unknown path; ?html=octet sends it as application/octet-stream
+//   ?gzip=1        gzip the body (Content-Encoding: gzip; Content-Length is the compressed size)
 // Node.js built-ins only.
 
 import http from "node:http";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import zlib from "node:zlib";
+
+/** What a development server sends for a path it does not know (its index.html). */
+const HTML_PAGE = '<!DOCTYPE html>\n<html lang="en">\n  <head><script type="module" src="/@vite/client"></script></head>\n  <body><div id="app"></div></body>\n</html>\n';
 
 const MIME = {
   ".html": "text/html; charset=utf-8",
@@ -33,7 +40,15 @@ export async function startServer(root) {
     let status = 200;
     try {
       const file = path.join(root, decodeURIComponent(url.pathname));
-      if (!file.startsWith(root + path.sep)) {
+      const html = url.searchParams.get("html");
+      if (html !== null) {
+        const body = Buffer.from(HTML_PAGE);
+        res.writeHead(200, {
+          "Content-Type": html === "octet" ? "application/octet-stream" : "text/html",
+          "Content-Length": body.length,
+        });
+        res.end(body);
+      } else if (!file.startsWith(root + path.sep)) {
         status = 403;
       } else {
         let body;
@@ -49,6 +64,10 @@ export async function startServer(root) {
             "Content-Type": MIME[path.extname(file)] ?? "application/octet-stream",
             "Cache-Control": "no-store",
           };
+          if (url.searchParams.get("gzip") !== null) {
+            body = zlib.gzipSync(body);
+            headers["Content-Encoding"] = "gzip";
+          }
           if (url.searchParams.get("chunked") === null) headers["Content-Length"] = body.length;
           res.writeHead(200, headers);
           const slow = url.searchParams.get("slow");

@@ -35,16 +35,37 @@ pub struct AdapterSummary {
     /// The device was created with `shader-f16` (requested whenever the adapter has it; the
     /// kernels are f32 today, f16 storage is the planned use).
     pub shader_f16: bool,
+    /// The adapter renders on the CPU (SwiftShader, llvmpipe, lavapipe, or any adapter the
+    /// platform marks as a fallback/CPU device): slower than the CPU backend, so `auto` skips it.
+    pub software: bool,
+}
+
+/// Whether an adapter is a software renderer: wgpu's `DeviceType::Cpu` (natively the driver's
+/// own report; in the browser `GPUAdapterInfo.isFallbackAdapter`), or a name naming one of the
+/// known software implementations (some report themselves as "other").
+pub(crate) fn is_software_adapter(device_type: wgpu::DeviceType, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    device_type == wgpu::DeviceType::Cpu
+        || [
+            "swiftshader",
+            "llvmpipe",
+            "lavapipe",
+            "softpipe",
+            "microsoft basic render driver",
+        ]
+        .iter()
+        .any(|s| name.contains(s))
 }
 
 impl std::fmt::Display for AdapterSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} ({}, {}; driver {} {}; max binding {} MiB)",
+            "{} ({}, {}{}; driver {} {}; max binding {} MiB)",
             self.name,
             self.backend,
             self.device_type,
+            if self.software { ", software" } else { "" },
             self.driver,
             self.driver_info,
             self.max_binding_bytes >> 20
@@ -71,6 +92,8 @@ pub(crate) struct ContextInner {
     pub uncaptured: Arc<Mutex<Vec<String>>>,
     /// Set by the device-lost callback.
     pub lost: Arc<std::sync::atomic::AtomicBool>,
+    /// Why the device was lost (the device-lost callback's reason and message).
+    pub lost_reason: Arc<Mutex<Option<String>>>,
 }
 
 /// A WebGPU device and its queue, shared by every executable built on it (cheap to clone).
@@ -143,6 +166,7 @@ impl GpuContext {
 
         let uncaptured = Arc::new(Mutex::new(Vec::<String>::new()));
         let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let lost_reason = Arc::new(Mutex::new(None::<String>));
         {
             let sink = uncaptured.clone();
             device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -152,10 +176,15 @@ impl GpuContext {
             }));
             let sink = uncaptured.clone();
             let lost_flag = lost.clone();
+            let why = lost_reason.clone();
             device.set_device_lost_callback(move |reason, msg| {
                 lost_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                let text = format!("device lost ({reason:?}): {msg}");
+                if let Ok(mut w) = why.lock() {
+                    *w = Some(text.clone());
+                }
                 if let Ok(mut v) = sink.lock() {
-                    v.push(format!("device lost ({reason:?}): {msg}"));
+                    v.push(text);
                 }
             });
         }
@@ -183,6 +212,7 @@ impl GpuContext {
             max_buffer_bytes: limits.max_buffer_size,
             max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
             shader_f16: device.features().contains(wgpu::Features::SHADER_F16),
+            software: is_software_adapter(info.device_type, &info.name),
         };
         let exec_limits = ExecLimits {
             max_binding,
@@ -198,6 +228,7 @@ impl GpuContext {
                 kernels: Mutex::new(KernelCache::default()),
                 uncaptured,
                 lost,
+                lost_reason,
             }),
         })
     }
@@ -218,6 +249,27 @@ impl GpuContext {
     /// True once the device was lost (a new context is then needed).
     pub fn is_lost(&self) -> bool {
         self.inner.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Why the device was lost (None while it is not).
+    pub fn lost_reason(&self) -> Option<String> {
+        if !self.is_lost() {
+            return None;
+        }
+        let why = self.inner.lost_reason.lock().ok().and_then(|w| w.clone());
+        Some(why.unwrap_or_else(|| "device lost".into()))
+    }
+
+    /// Destroys the device, as a driver reset would (for tests of device-loss recovery). The
+    /// context counts as lost from now on, whenever the device-lost callback runs.
+    pub fn destroy(&self) {
+        if let Ok(mut w) = self.inner.lost_reason.lock() {
+            w.get_or_insert_with(|| "device lost (Destroyed): destroyed by destroy()".into());
+        }
+        self.inner
+            .lost
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.device.destroy();
     }
 
     pub fn adapter(&self) -> &AdapterSummary {
@@ -289,4 +341,29 @@ pub(crate) fn describe(e: &wgpu::Error) -> String {
         "{kind}: {}",
         text.split_whitespace().collect::<Vec<_>>().join(" ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_software_adapter;
+    use wgpu::DeviceType;
+
+    #[test]
+    fn software_adapters_are_recognised() {
+        assert!(is_software_adapter(DeviceType::Cpu, "anything"));
+        assert!(is_software_adapter(
+            DeviceType::Other,
+            "llvmpipe (LLVM 15.0.6, 256 bits)"
+        ));
+        assert!(is_software_adapter(
+            DeviceType::Other,
+            "SwiftShader Device (Subzero)"
+        ));
+        assert!(is_software_adapter(DeviceType::Other, "lavapipe"));
+        assert!(!is_software_adapter(
+            DeviceType::DiscreteGpu,
+            "NVIDIA GeForce RTX 4090"
+        ));
+        assert!(!is_software_adapter(DeviceType::Other, ""));
+    }
 }
