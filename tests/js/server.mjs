@@ -5,10 +5,15 @@
 //   ?slow=MS       send the body in 4 KiB chunks, MS milliseconds apart (for aborts)
 //   ?chunked=1     no Content-Length (chunked transfer): progress totals are unknown
 //   ?truncate=N    serve only the first N bytes (a corrupt file)
+//
+// Options of startServer(root, options) (the webapp tests: caching, a CDN on another origin):
+//   validators: true   send ETag (from the file's mtime and size) and Last-Modified, and answer
+//                      If-None-Match / If-Modified-Since with 304 Not Modified
+//   cors: true         Access-Control-Allow-Origin: * (a CDN serving another origin's page)
 // Node.js built-ins only.
 
 import http from "node:http";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 
 const MIME = {
@@ -25,7 +30,7 @@ const MIME = {
  * Starts the server. Resolves to `{ origin, requests, close() }`; `requests` lists the paths
  * served (with status) for failure messages.
  */
-export async function startServer(root) {
+export async function startServer(root, { validators = false, cors = false } = {}) {
   const requests = [];
   const sockets = new Set();
   const server = http.createServer(async (req, res) => {
@@ -49,8 +54,24 @@ export async function startServer(root) {
             "Content-Type": MIME[path.extname(file)] ?? "application/octet-stream",
             "Cache-Control": "no-store",
           };
-          if (url.searchParams.get("chunked") === null) headers["Content-Length"] = body.length;
-          res.writeHead(200, headers);
+          if (cors) headers["Access-Control-Allow-Origin"] = "*";
+          if (validators) {
+            const { mtimeMs, mtime, size } = await stat(file);
+            headers["ETag"] = `"${Math.floor(mtimeMs).toString(16)}-${size.toString(16)}"`;
+            headers["Last-Modified"] = mtime.toUTCString();
+            headers["Cache-Control"] = "no-cache";
+            const since = req.headers["if-modified-since"];
+            const unchanged =
+              req.headers["if-none-match"] !== undefined
+                ? req.headers["if-none-match"] === headers["ETag"]
+                : since !== undefined && Math.floor(mtimeMs / 1000) <= Math.floor(Date.parse(since) / 1000);
+            if (unchanged) {
+              status = 304;
+              body = Buffer.alloc(0);
+            }
+          }
+          if (url.searchParams.get("chunked") === null && status === 200) headers["Content-Length"] = body.length;
+          res.writeHead(status, headers);
           const slow = url.searchParams.get("slow");
           if (slow === null) {
             res.end(body);

@@ -1,8 +1,8 @@
 // Section 3: load any MXNet model (URL prefix + epoch, explicit URLs, or local files) with a
 // progress bar, show its summary (model.info), and run it on an image or on random input.
 
-import { Model } from "../pkg/index.js";
-import { decodeImage, sampleRegion } from "./imageops.js";
+import { Model, softmax, tensorFromImage, topK } from "../pkg/index.js";
+import { decodeImage } from "./imageops.js";
 import { $, fallbackNote, formatBytes, formatCount, formatMs, h, messageOf, nextFrame, showError, timed } from "./util.js";
 
 const TOP_K = 5;
@@ -314,19 +314,18 @@ export class AnyModelDemo {
     const mean = parseNumbers(this.el.mean.value, "the mean");
     const std = parseNumbers(this.el.std.value, "the standard deviation");
     if (std.some((s) => s === 0)) throw new Error("the standard deviation must not be 0");
-    // "crop": the largest centred region with the input's aspect ratio, so nothing is stretched.
-    let region = { x: 0, y: 0, w: image.width, h: image.height };
-    if (this.el.fit.value === "crop") {
-      const aspect = width / height;
-      const w = Math.min(image.width, Math.round(image.height * aspect));
-      const hgt = Math.min(image.height, Math.round(image.width / aspect));
-      region = { x: Math.floor((image.width - w) / 2), y: Math.floor((image.height - hgt) / 2), w, h: hgt };
-    }
-    const plane = c * height * width;
-    const data = new Float32Array(n * plane);
-    const order = c === 1 ? "gray" : this.el.order.value;
-    sampleRegion(image, region, width, height, data, 0, { order, mean, scale: std.map((s) => 1 / s) });
-    for (let i = 1; i < n; i++) data.copyWithin(i * plane, 0, plane);
+    const perChannel = (v) => (v.length === 1 ? v[0] : v);
+    // "crop" ("cover"): the largest centred region with the input's aspect ratio, so nothing is stretched.
+    const { data: one } = tensorFromImage(image, {
+      size: [height, width],
+      mean: perChannel(mean),
+      std: perChannel(std),
+      scale: 1,
+      channels: c === 1 ? "gray" : this.el.order.value.toUpperCase(),
+      resize: this.el.fit.value === "crop" ? "cover" : "stretch",
+    });
+    const data = new Float32Array(n * one.length);
+    for (let i = 0; i < n; i++) data.set(one, i * one.length);
     return data;
   }
 
@@ -372,20 +371,6 @@ export class AnyModelDemo {
 function firstItem(tensor) {
   const n = tensor.shape.length > 1 ? tensor.shape[0] : 1;
   return tensor.data.subarray(0, tensor.data.length / Math.max(1, n));
-}
-
-function topK(values, k) {
-  const idx = Array.from(values.keys());
-  idx.sort((a, b) => values[b] - values[a]);
-  return idx.slice(0, k).map((index) => ({ index, value: values[index] }));
-}
-
-function softmax(values) {
-  let max = -Infinity;
-  for (const v of values) max = Math.max(max, v);
-  const exps = Array.from(values, (v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
 }
 
 /** Standard normal samples (Box–Muller). */
