@@ -690,15 +690,22 @@ function abortError(signal) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Node.js helpers (loaded lazily; never imported in browsers)
+// Node.js helpers (looked up lazily; never used in browsers)
 // ---------------------------------------------------------------------------------------------
 
 let nodeModulesPromise = null;
 
+// process.getBuiltinModule (Node.js 20.16+) rather than import("node:…"): a dynamic import makes
+// bundlers split the code, which Vite's default (IIFE) worker format refuses, so worker mode
+// could not be bundled with a default Vite configuration.
 function nodeModules() {
-  nodeModulesPromise ??= Promise.all([
-    import(/* webpackIgnore: true */ /* @vite-ignore */ "node:fs/promises"),
-    import(/* webpackIgnore: true */ /* @vite-ignore */ "node:url"),
-  ]).then(([fs, url]) => ({ readFile: fs.readFile, pathToFileURL: url.pathToFileURL }));
+  nodeModulesPromise ??= new Promise((resolve) => {
+    if (typeof process.getBuiltinModule !== "function") {
+      throw new Error(`${PREFIX}this Node.js (${process.version}) is too old: mxnet-web needs Node.js 20.16 or later`);
+    }
+    const fs = process.getBuiltinModule("node:fs/promises");
+    const url = process.getBuiltinModule("node:url");
+    resolve({ readFile: fs.readFile, pathToFileURL: url.pathToFileURL });
+  });
   return nodeModulesPromise;
 }
