@@ -3,27 +3,25 @@
 // pkg/worker.js starts one dedicated module worker per model from this file; here the model is
 // downloaded, bound and run with the ordinary API (WebGPU where the worker has navigator.gpu,
 // else the CPU backend), so none of that blocks the page. Protocol, one message per request:
-//   page → worker  { id, op: "load" | "fromBytes" | "run" | "info" | "warmup" | "abort", ... }
+//   page → worker  { id, op: "load" | "fromBytes" | "run" | "info" | "warmup", ... }
+//                  | { op: "fetched", fetchId, ... } (the answer to a custom fetch)
 //   worker → page  { id, ok: true, value, state } | { id, ok: false, error: { name, message } }
 //                  | { id, progress: event } | { id, fetch: { url, init } } (a custom fetch runs in the page)
-// Output tensors go back as transferables (no copy).
+// Output tensors go back as transferables (no copy). An aborted load or dispose() ends the worker
+// from the page (terminate), so no cancellation message is needed.
 
 import { Model } from "./index.js";
 
 /** The model this worker runs (one per worker). */
 let model = null;
-/** AbortControllers of loads in progress, by request id. */
-const loads = new Map();
 /** Pending custom-fetch calls answered by the page, by fetch id. */
 const fetches = new Map();
 let nextFetch = 0;
+/** The model's requests, chained. */
+let queue = Promise.resolve();
 
 self.addEventListener("message", (event) => {
   const msg = event.data;
-  if (msg?.op === "abort") {
-    loads.get(msg.target)?.abort(msg.reason);
-    return;
-  }
   if (msg?.op === "fetched") {
     const pending = fetches.get(msg.fetchId);
     fetches.delete(msg.fetchId);
@@ -32,7 +30,10 @@ self.addEventListener("message", (event) => {
     else pending.resolve(new Response(msg.body, { status: msg.status, statusText: msg.statusText, headers: msg.headers }));
     return;
   }
-  handle(msg).then(
+  // Requests on the model run one after another (info() waits for a run in progress).
+  const result = msg?.op === "load" || msg?.op === "fromBytes" ? handle(msg) : (queue = queue.then(() => handle(msg)));
+  queue = queue.catch(() => {});
+  result.then(
     ({ value, transfer = [] }) => self.postMessage({ id: msg.id, ok: true, value, state: state() }, transfer),
     (err) => self.postMessage({ id: msg.id, ok: false, error: fromError(err), state: state() }),
   );
@@ -44,22 +45,15 @@ async function handle(msg) {
     case "load":
     case "fromBytes": {
       if (model !== null) throw new Error("mxnet-web: this worker already holds a model");
-      const controller = new AbortController();
-      loads.set(msg.id, controller);
       const options = {
         ...msg.options,
-        signal: controller.signal,
         onProgress: msg.progress ? (e) => self.postMessage({ id: msg.id, progress: e }) : undefined,
         fetch: msg.proxyFetch ? (url, init) => pageFetch(msg.id, url, init) : undefined,
       };
-      try {
-        model =
-          msg.op === "load"
-            ? await Model.load(msg.source, options)
-            : await Model.fromBytes(msg.symbolJson, msg.paramsBytes, options);
-      } finally {
-        loads.delete(msg.id);
-      }
+      model =
+        msg.op === "load"
+          ? await Model.load(msg.source, options)
+          : await Model.fromBytes(msg.symbolJson, msg.paramsBytes, options);
       return { value: { inputNames: [...model.inputNames], outputCount: model.outputCount, info: model.info() } };
     }
     case "run": {
