@@ -64,37 +64,39 @@ export function tensorFromImage(source, options = {}) {
   const order = channels === "BGR" ? [2, 1, 0] : [0, 1, 2];
   const k = stds.map((s) => scale / s);
   const m = means.map((mu, i) => mu / stds[i]);
-  const xs = taps(region.width, w);
-  const ys = taps(region.height, h);
+  const value = new Float64Array(3);
   const { width: sw, height: sh, data: rgba } = pixels;
-  // One RGBA pixel of the source region, 0 outside the image (as padding).
-  const value = new Float32Array(3);
-  const sample = (sx, sy, weight, acc) => {
-    const ix = region.x + sx;
-    const iy = region.y + sy;
-    if (weight === 0 || ix < 0 || iy < 0 || ix >= sw || iy >= sh) return;
-    const at = (iy * sw + ix) * 4;
-    acc[0] += weight * rgba[at];
-    acc[1] += weight * rgba[at + 1];
-    acc[2] += weight * rgba[at + 2];
-  };
+  // Per output column / row: the two source pixels (clamped into the image) and their weights
+  // (0 for a tap outside the image, which reads as padding).
+  const xs = imageTaps(taps(region.width, w), region.x, sw);
+  const ys = imageTaps(taps(region.height, h), region.y, sh);
   for (let dy = 0; dy < h; dy++) {
-    const y0 = ys.lo[dy];
-    const fy = ys.frac[dy];
+    const row0 = ys.i0[dy] * sw;
+    const row1 = ys.i1[dy] * sw;
+    const wy0 = ys.w0[dy];
+    const wy1 = ys.w1[dy];
     for (let dx = 0; dx < w; dx++) {
-      const x0 = xs.lo[dx];
-      const fx = xs.frac[dx];
-      value.fill(0);
-      sample(x0, y0, (1 - fx) * (1 - fy), value);
-      sample(x0 + 1, y0, fx * (1 - fy), value);
-      sample(x0, y0 + 1, (1 - fx) * fy, value);
-      sample(x0 + 1, y0 + 1, fx * fy, value);
+      const wx0 = xs.w0[dx];
+      const wx1 = xs.w1[dx];
+      const a = (row0 + xs.i0[dx]) * 4;
+      const b = (row0 + xs.i1[dx]) * 4;
+      const cc = (row1 + xs.i0[dx]) * 4;
+      const d = (row1 + xs.i1[dx]) * 4;
+      const w00 = wx0 * wy0;
+      const w01 = wx1 * wy0;
+      const w10 = wx0 * wy1;
+      const w11 = wx1 * wy1;
+      const r = w00 * rgba[a] + w01 * rgba[b] + w10 * rgba[cc] + w11 * rgba[d];
+      const g = w00 * rgba[a + 1] + w01 * rgba[b + 1] + w10 * rgba[cc + 1] + w11 * rgba[d + 1];
+      const bl = w00 * rgba[a + 2] + w01 * rgba[b + 2] + w10 * rgba[cc + 2] + w11 * rgba[d + 2];
       const base = (dy * w + dx) * pixelStride;
       if (c === 1) {
         // ITU-R BT.601 luma, as OpenCV's RGB2GRAY.
-        const luma = 0.299 * value[0] + 0.587 * value[1] + 0.114 * value[2];
-        data[base] = luma * k[0] - m[0];
+        data[base] = (0.299 * r + 0.587 * g + 0.114 * bl) * k[0] - m[0];
       } else {
+        value[0] = r;
+        value[1] = g;
+        value[2] = bl;
         for (let ch = 0; ch < 3; ch++) data[base + ch * channelStride] = value[order[ch]] * k[ch] - m[ch];
       }
     }
@@ -150,6 +152,28 @@ function taps(srcSize, dstSize) {
     frac[d] = f;
   }
   return { lo, frac };
+}
+
+/**
+ * Taps of one axis placed in the image: source indices `i0`, `i1` (region offset added, clamped
+ * into 0..size-1) and weights `w0`, `w1` (zero where the tap falls outside the image).
+ */
+function imageTaps({ lo, frac }, offset, size) {
+  const n = lo.length;
+  const i0 = new Int32Array(n);
+  const i1 = new Int32Array(n);
+  const w0 = new Float64Array(n);
+  const w1 = new Float64Array(n);
+  const inside = (i) => i >= 0 && i < size;
+  for (let d = 0; d < n; d++) {
+    const a = offset + lo[d];
+    const b = a + 1;
+    w0[d] = inside(a) ? 1 - frac[d] : 0;
+    w1[d] = inside(b) && frac[d] !== 0 ? frac[d] : 0;
+    i0[d] = inside(a) ? a : 0;
+    i1[d] = inside(b) ? b : 0;
+  }
+  return { i0, i1, w0, w1 };
 }
 
 /** RGBA pixels of a source: `{ data, width, height }` with 4 bytes per pixel. */
