@@ -29,7 +29,7 @@ if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{p
   echo "== cargo install wasm-bindgen-cli $version (a few minutes, once)"
   cargo install --quiet wasm-bindgen-cli --version "$version"
 fi
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/typescript ]; then
   echo "== npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
