@@ -166,7 +166,8 @@ export class Model {
    * aborted.
    */
   static load(source: ModelSource, opts: LoadOptions & { worker: true }): Promise<WorkerModel>;
-  static load(source: string | URL | { symbol: string | URL; params: string | URL }, opts?: LoadOptions): Promise<Model>;
+  static load(source: string | URL | { symbol: string | URL; params: string | URL }, opts?: LoadOptions & { worker?: false }): Promise<Model>;
+  static load(source: ModelSource, opts: LoadOptions & WorkerOption): Promise<Model | WorkerModel>;
 
   /** Binds a model from files already in memory. */
   static fromBytes(
@@ -177,8 +178,13 @@ export class Model {
   static fromBytes(
     symbolJson: string | Uint8Array | ArrayBuffer,
     paramsBytes: Uint8Array | ArrayBuffer | ArrayBufferView,
-    opts?: FromBytesOptions,
+    opts?: FromBytesOptions & { worker?: false },
   ): Promise<Model>;
+  static fromBytes(
+    symbolJson: string | Uint8Array | ArrayBuffer,
+    paramsBytes: Uint8Array | ArrayBuffer | ArrayBufferView,
+    opts: FromBytesOptions & WorkerOption,
+  ): Promise<Model | WorkerModel>;
 
   /** The backend that runs this model. */
   readonly backend: Backend;
@@ -219,12 +225,19 @@ export class Model {
 /** What `Model.load` takes: a URL prefix or both file URLs. */
 export type ModelSource = string | URL | { symbol: string | URL; params: string | URL };
 
-export interface LoadOptions {
+/**
+ * The `worker` option of `Model.load` and `Model.fromBytes` (a separate type so that a plain
+ * `LoadOptions` value still loads a `Model`): `worker: true` resolves to a `WorkerModel`.
+ */
+export interface WorkerOption {
   /**
    * Run the model in a dedicated Web Worker (browsers): downloading, binding and every forward
-   * pass happen off the main thread. `Model.load` then resolves to a `WorkerModel`.
+   * pass happen off the main thread.
    */
-  worker?: boolean;
+  worker: boolean;
+}
+
+export interface LoadOptions {
   /**
    * Keep the downloaded files in Cache Storage (cache "mxnet-web", keyed by URL). Later loads
    * use the stored copy: revalidated with a conditional request when the server sent an ETag or
@@ -232,11 +245,6 @@ export interface LoadOptions {
    * Storage is unavailable (Node.js, pages that are not a secure context).
    */
   cache?: boolean;
-}
-
-export interface FromBytesOptions {
-  /** Bind and run the model in a dedicated Web Worker (the bytes are copied to it). */
-  worker?: boolean;
 }
 
 /** Input shapes: by input name or in input order. */

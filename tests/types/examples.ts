@@ -43,6 +43,10 @@ export async function inWorker(bytes: Uint8Array, json: string): Promise<string>
     await fromBytes.warmup({ data: [1, 3, 32, 32] });
   }
   model.dispose();
+  // Decided at run time: either kind, which both have run() and dispose().
+  const either: Model | WorkerModel = await Model.load("models/net", { worker: navigator.hardwareConcurrency > 2 });
+  await either.run({ data: new Float32Array(3 * 32 * 32), shape: [1, 3, 32, 32] });
+  either.dispose();
   // @ts-expect-error a worker model is not a main-thread Model (info is asynchronous)
   const wrong: Model = model;
   return `${model.backend} ${model.fallbackReason ?? ""} ${info.inputs.length} ${(await shaped).flops} ${outputs.length} ${model.inputNames.join()} ${model.outputCount} ${String(wrong)}`;
