@@ -8,7 +8,8 @@
 //
 // Options of startServer(root, options) (the webapp tests: caching, a CDN on another origin):
 //   validators: true   send ETag (from the file's mtime and size) and Last-Modified, and answer
-//                      If-None-Match / If-Modified-Since with 304 Not Modified
+//                      If-None-Match / If-Modified-Since with 304 Not Modified;
+//                      "last-modified": the same with Last-Modified only
 //   cors: true         Access-Control-Allow-Origin: * (a CDN serving another origin's page)
 // Node.js built-ins only.
 
@@ -57,12 +58,12 @@ export async function startServer(root, { validators = false, cors = false } = {
           if (cors) headers["Access-Control-Allow-Origin"] = "*";
           if (validators) {
             const { mtimeMs, mtime, size } = await stat(file);
-            headers["ETag"] = `"${Math.floor(mtimeMs).toString(16)}-${size.toString(16)}"`;
+            if (validators !== "last-modified") headers["ETag"] = `"${Math.floor(mtimeMs).toString(16)}-${size.toString(16)}"`;
             headers["Last-Modified"] = mtime.toUTCString();
             headers["Cache-Control"] = "no-cache";
             const since = req.headers["if-modified-since"];
             const unchanged =
-              req.headers["if-none-match"] !== undefined
+              req.headers["if-none-match"] !== undefined && headers["ETag"] !== undefined
                 ? req.headers["if-none-match"] === headers["ETag"]
                 : since !== undefined && Math.floor(mtimeMs / 1000) <= Math.floor(Date.parse(since) / 1000);
             if (unchanged) {

@@ -173,23 +173,30 @@ describe("web app features in Chromium", () => {
 
   describe("Cache Storage", () => {
     let ctx;
-    let ctxValidators;
     let dir;
-    let cached;
+    /** Sites that send validators: both ETag and Last-Modified, or Last-Modified only. */
+    const sites = [
+      { name: "ETag and Last-Modified", validators: true, validator: "etag" },
+      { name: "Last-Modified only", validators: "last-modified", validator: "lastModified" },
+    ];
     before(async () => {
-      // A second site that sends validators, with its own copy of the model files (changed by
-      // the test) and the package and test page (so that its page is same-origin with them).
+      // Sites with their own copy of the model files (changed by the test) and the package and
+      // test page (so that the page is same-origin with them).
       dir = await mkdtemp(path.join(os.tmpdir(), "mxnet-web-cache-"));
       await cp(path.join(ROOT, RESNET), path.join(dir, "m"), { recursive: true });
       for (const sub of ["pkg", "tests"]) await symlink(path.join(ROOT, sub), path.join(dir, sub));
-      cached = await startServer(dir, { validators: true });
       ctx = await openPage(server.origin, ["--disable-features=WebGPU"]);
-      ctxValidators = await openPage(cached.origin, ["--disable-features=WebGPU"]);
+      for (const site of sites) {
+        site.server = await startServer(dir, { validators: site.validators });
+        site.ctx = await openPage(site.server.origin, ["--disable-features=WebGPU"]);
+      }
     });
     after(async () => {
       await ctx?.browser.close();
-      await ctxValidators?.browser.close();
-      await cached?.close();
+      for (const site of sites) {
+        await site.ctx?.browser.close();
+        await site.server?.close();
+      }
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
@@ -228,35 +235,38 @@ describe("web app features in Chromium", () => {
       });
     }
 
-    test("ETag / Last-Modified: 304 revalidation, and a changed file is downloaded again", TIMEOUT, async () => {
-      const prefix = `${cached.origin}/m/model`;
-      const paramsPath = path.join(dir, "m/model-0000.params");
-      const size = (await stat(paramsPath)).size;
-      await ctxValidators.check("clearCache", { prefix });
-      let mark = cached.requests.length;
-      const first = await ctxValidators.check("cachedLoad", { prefix, dir: RESNET });
-      assert.deepEqual(params(cached.requests, mark), ["200 /m/model-0000.params"]);
-      const etag1 = first.stored.find((s) => s.url.endsWith(".params")).etag;
-      assert.ok(etag1, "the ETag was not stored");
+    for (const [k, site] of sites.entries()) {
+      test(`${site.name}: revalidated with 304 (no download), and a changed file is downloaded again`, TIMEOUT, async () => {
+        const { server: cached, ctx: page } = site;
+        const prefix = `${cached.origin}/m/model`;
+        const paramsPath = path.join(dir, "m/model-0000.params");
+        const size = (await stat(paramsPath)).size;
+        await page.check("clearCache", { prefix });
+        let mark = cached.requests.length;
+        const first = await page.check("cachedLoad", { prefix, dir: RESNET });
+        assert.deepEqual(params(cached.requests, mark), ["200 /m/model-0000.params"]);
+        const stored1 = first.stored.find((s) => s.url.endsWith(".params"));
+        assert.ok(stored1[site.validator], `the ${site.validator} was not stored: ${JSON.stringify(stored1)}`);
 
-      mark = cached.requests.length;
-      const second = await ctxValidators.check("cachedLoad", { prefix, dir: RESNET });
-      assert.deepEqual(params(cached.requests, mark), ["304 /m/model-0000.params"]);
-      assert.deepEqual(symbol(cached.requests, mark), ["304 /m/model-symbol.json"]);
-      assert.deepEqual(second.mismatches, []);
-      assertFullProgress(second.events, size);
+        mark = cached.requests.length;
+        const second = await page.check("cachedLoad", { prefix, dir: RESNET });
+        assert.deepEqual(params(cached.requests, mark), ["304 /m/model-0000.params"]);
+        assert.deepEqual(symbol(cached.requests, mark), ["304 /m/model-symbol.json"]);
+        assert.deepEqual(second.mismatches, []);
+        assertFullProgress(second.events, size);
 
-      // The file changes on the server (new mtime: new ETag and Last-Modified).
-      const later = new Date(Date.now() + 60_000);
-      await utimes(paramsPath, later, later);
-      mark = cached.requests.length;
-      const third = await ctxValidators.check("cachedLoad", { prefix, dir: RESNET });
-      assert.deepEqual(params(cached.requests, mark), ["200 /m/model-0000.params"]);
-      assert.deepEqual(third.mismatches, []);
-      const etag3 = third.stored.find((s) => s.url.endsWith(".params")).etag;
-      assert.notEqual(etag3, etag1, "the cache kept the old file");
-      assertFullProgress(third.events, size);
-      await ctxValidators.check("clearCache", { prefix });
-    });
+        // The file changes on the server (a later mtime: new ETag and Last-Modified).
+        const later = new Date(Date.now() + 60_000 * (k + 1));
+        await utimes(paramsPath, later, later);
+        mark = cached.requests.length;
+        const third = await page.check("cachedLoad", { prefix, dir: RESNET });
+        assert.deepEqual(params(cached.requests, mark), ["200 /m/model-0000.params"]);
+        assert.deepEqual(third.mismatches, []);
+        const stored3 = third.stored.find((s) => s.url.endsWith(".params"));
+        assert.notEqual(stored3[site.validator], stored1[site.validator], "the cache kept the old file");
+        assertFullProgress(third.events, size);
+        await page.check("clearCache", { prefix });
+      });
+    }
   });
 });

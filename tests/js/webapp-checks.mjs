@@ -184,7 +184,7 @@ export async function cachedLoad({ prefix, dir, worker = false }) {
   const stored = await Promise.all(
     (await cache.keys()).map(async (r) => {
       const res = await cache.match(r);
-      return { url: r.url, etag: res.headers.get("etag"), size: (await res.arrayBuffer()).byteLength };
+      return { url: r.url, etag: res.headers.get("etag"), lastModified: res.headers.get("last-modified"), size: (await res.arrayBuffer()).byteLength };
     }),
   );
   return {
