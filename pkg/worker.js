@@ -42,7 +42,12 @@ export async function fromBytesInWorker(symbolJson, paramsBytes, opts) {
 /** Starts a worker, runs the first request; on failure or abort the worker is ended. */
 async function start(signal, first) {
   if (signal?.aborted) throw abortError(signal);
-  const model = new WorkerModel(CONSTRUCT, await spawn());
+  const worker = await spawn();
+  if (signal?.aborted) {
+    worker.terminate();
+    throw abortError(signal);
+  }
+  const model = new WorkerModel(CONSTRUCT, worker);
   const onAbort = () => model.abortLoad(abortError(signal));
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
