@@ -237,7 +237,7 @@ console.log(JSON.stringify({ data: Array.from(out.data), shape: out.shape }));
     assert.deepEqual(mismatches, []);
   });
 
-  test("Node.js CommonJS: require('mxnet-web') works, or fails with a message that says to use import", TIMEOUT, async () => {
+  test("Node.js CommonJS: require('mxnet-web') works, or fails with a message that says to use import", TIMEOUT, async (t) => {
     const source = `const input = ${JSON.stringify(fixture.input)};
 let mod;
 try {
@@ -261,6 +261,7 @@ try {
     const { stdout } = await sh(process.execPath, ["run.cjs"], dir, 60_000);
     const r = JSON.parse(stdout);
     assert.equal(r.runError, undefined, `require() gave the module but it did not run: ${r.runError}`);
+    t.diagnostic(r.requireError === undefined ? `require() works (Node.js ${process.version})` : `require() fails: ${r.requireError}`);
     if (r.requireError !== undefined) {
       assert.match(r.requireError, /import\(|ES module|ESM/, `require() failed without saying to use import: ${r.requireError}`);
     } else {
