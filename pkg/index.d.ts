@@ -1,4 +1,5 @@
 // Types of mxnet-web's public API (index.js).
+/// <reference lib="esnext.disposable" />
 
 /** A dense float32 tensor in row-major (C) order. */
 export interface Tensor {
@@ -201,14 +202,26 @@ export class Model {
    * WebAssembly memory (checked before downloading it when the size is known), and as `signal`
    * says when aborted (also during the WebGPU weight upload that follows the downloads).
    */
-  static load(source: string | URL | { symbol: string | URL; params: string | URL }, opts?: LoadOptions): Promise<Model>;
+  static load(source: ModelSource, opts: LoadOptions & { worker: true }): Promise<WorkerModel>;
+  static load(source: string | URL | { symbol: string | URL; params: string | URL }, opts?: LoadOptions & { worker?: false }): Promise<Model>;
+  static load(source: ModelSource, opts: LoadOptions & WorkerOption): Promise<Model | WorkerModel>;
 
   /** Binds a model from files already in memory. */
   static fromBytes(
     symbolJson: string | Uint8Array | ArrayBuffer,
     paramsBytes: Uint8Array | ArrayBuffer | ArrayBufferView,
-    opts?: FromBytesOptions,
+    opts: FromBytesOptions & { worker: true },
+  ): Promise<WorkerModel>;
+  static fromBytes(
+    symbolJson: string | Uint8Array | ArrayBuffer,
+    paramsBytes: Uint8Array | ArrayBuffer | ArrayBufferView,
+    opts?: FromBytesOptions & { worker?: false },
   ): Promise<Model>;
+  static fromBytes(
+    symbolJson: string | Uint8Array | ArrayBuffer,
+    paramsBytes: Uint8Array | ArrayBuffer | ArrayBufferView,
+    opts: FromBytesOptions & WorkerOption,
+  ): Promise<Model | WorkerModel>;
 
   /** The backend that runs this model. */
   readonly backend: Backend;
@@ -244,3 +257,124 @@ export class Model {
    */
   dispose(): void;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Web-app features (issue 12): worker mode (worker.js), caching (cache.js), image helpers
+// (image.js), warmup and Symbol.dispose. Declared as additions that merge with the types above.
+// ---------------------------------------------------------------------------------------------
+
+/** What `Model.load` takes: a URL prefix or both file URLs. */
+export type ModelSource = string | URL | { symbol: string | URL; params: string | URL };
+
+/**
+ * The `worker` option of `Model.load` and `Model.fromBytes` (a separate type so that a plain
+ * `LoadOptions` value still loads a `Model`): `worker: true` resolves to a `WorkerModel`.
+ */
+export interface WorkerOption {
+  /**
+   * Run the model in a dedicated Web Worker (browsers): downloading, binding and every forward
+   * pass happen off the main thread.
+   */
+  worker: boolean;
+}
+
+export interface LoadOptions {
+  /**
+   * Keep the downloaded files in Cache Storage (cache "mxnet-web", keyed by URL). Later loads
+   * use the stored copy: revalidated with a conditional request when the server sent an ETag or
+   * Last-Modified header (304: no download), else with no request at all. Ignored where Cache
+   * Storage is unavailable (Node.js, pages that are not a secure context).
+   */
+  cache?: boolean;
+}
+
+/** Input shapes: by input name or in input order. */
+export type InputShapes = Record<string, number[]> | number[][];
+
+export interface Model extends Disposable {
+  /**
+   * Runs one forward pass on zeros of these input shapes, so that the first real `run` does not
+   * pay for planning, allocation and WebGPU pipeline creation. Resolves to its duration in ms.
+   */
+  warmup(shapes: InputShapes): Promise<number>;
+  /** Same as `dispose()`: `using model = await Model.load(…)` disposes it at the end of the scope. */
+  [Symbol.dispose](): void;
+}
+
+export declare namespace Model {
+  /** Whether the files `Model.load(source, opts)` would download are all cached. */
+  function isCached(source: ModelSource, opts?: { epoch?: number }): Promise<boolean>;
+  /** Removes a model's cached files, or every cached model file without `source`. */
+  function clearCache(source?: ModelSource, opts?: { epoch?: number }): Promise<boolean>;
+}
+
+/**
+ * A model running in its own dedicated Web Worker (`Model.load(src, { worker: true })`). The
+ * same members as `Model`, except that `info` resolves asynchronously. Inputs are copied once
+ * and transferred to the worker; outputs are transferred back. `dispose()` ends the worker.
+ */
+export class WorkerModel implements Disposable {
+  private constructor();
+  readonly backend: Backend;
+  readonly fallbackReason: string | undefined;
+  readonly inputNames: readonly string[];
+  readonly outputCount: number;
+  run(inputs: RunInputs): Promise<Tensor[]>;
+  warmup(shapes: InputShapes): Promise<number>;
+  info(shapes?: InputShapes): Promise<ModelInfo>;
+  dispose(): void;
+  [Symbol.dispose](): void;
+}
+
+/** RGBA pixels in memory, 4 bytes per pixel: an `ImageData` or any object of this shape. */
+export interface ImageDataLike {
+  data: ArrayLike<number>;
+  width: number;
+  height: number;
+}
+
+/**
+ * What `tensorFromImage` reads: `ImageData` (or ImageData-like pixels), or anything a canvas can
+ * draw (`<img>`, `<canvas>`, `OffscreenCanvas`, `ImageBitmap`, `<video>`, `VideoFrame`), described
+ * by the size properties the helper reads so that the type needs no DOM library.
+ */
+export type ImageSource =
+  | ImageDataLike
+  | { naturalWidth: number; naturalHeight: number }
+  | { videoWidth: number; videoHeight: number }
+  | { displayWidth: number; displayHeight: number }
+  | { width: number; height: number };
+
+/** Options of `tensorFromImage`. Each value v (0..255) becomes `(v * scale - mean[c]) / std[c]`. */
+export interface ImageTensorOptions {
+  /** Output `[height, width]`; default: the source's (or the crop's) size. */
+  size?: [number, number];
+  /** Per output channel (or one for all); in the units after `scale`. Default 0. */
+  mean?: number | readonly number[];
+  /** Per output channel (or one for all). Default 1. */
+  std?: number | readonly number[];
+  /** Multiplies the 0..255 values first: default 1/255 (Gluon's ToTensor); 1 for MXNet's 0..255 means. */
+  scale?: number;
+  /** Default "NCHW" (MXNet's); "NHWC" interleaves the channels. */
+  layout?: "NCHW" | "NHWC";
+  /** Default "RGB"; "BGR" for Caffe/OpenCV-style models; "gray" for one BT.601 luma channel. */
+  channels?: "RGB" | "BGR" | "gray";
+  /** "stretch" (default) resizes the whole image; "cover" crops its centre to the output's aspect ratio first. */
+  resize?: "stretch" | "cover";
+  /** A region of the source, in whole pixels; parts outside the image read as 0. */
+  crop?: { x: number; y: number; width: number; height: number };
+}
+
+/**
+ * A normalised `[1, C, H, W]` (or `[1, H, W, C]`) float32 tensor from an image, resized with
+ * bilinear interpolation exactly as MXNet's `mx.image.imresize` (OpenCV INTER_LINEAR).
+ */
+export function tensorFromImage(source: ImageSource, options?: ImageTensorOptions): Tensor;
+
+/** Softmax of all values. */
+export function softmax(values: ArrayLike<number>): Float32Array;
+/** Softmax of each row of a tensor along its last axis. */
+export function softmax(tensor: Tensor): Tensor;
+
+/** The k (default 5) largest values with their indices, largest first. */
+export function topK(values: ArrayLike<number> | Tensor, k?: number): { index: number; value: number }[];

@@ -6,6 +6,11 @@
 // explicit disposal. Types and documentation: index.d.ts.
 
 import initWasm, * as glue from "./wasm/mxnet_web.js";
+// Issue 12 (web-app features), each in its own file: Cache Storage, worker mode, image helpers.
+import { allCached, cachedFetch, removeCached } from "./cache.js";
+import { fromBytesInWorker, loadInWorker } from "./worker.js";
+export { softmax, tensorFromImage, topK } from "./image.js";
+export { WorkerModel } from "./worker.js";
 
 const { WasmModel } = glue;
 
@@ -321,7 +326,9 @@ export class Model {
    * @returns {Promise<Model>}
    */
   static async load(source, opts = {}) {
+    if (opts?.worker) return loadInWorker(source, opts);
     const options = checkOptions(opts, "load");
+    if (opts.cache) options.fetch = cachedFetch(options.fetch);
     const { symbolUrl, paramsUrl } = await resolveSources(source, options.epoch);
     const signal = options.signal;
     throwIfAborted(signal);
@@ -361,6 +368,7 @@ export class Model {
    * @returns {Promise<Model>}
    */
   static async fromBytes(symbolJson, paramsBytes, opts = {}) {
+    if (opts?.worker) return fromBytesInWorker(symbolJson, paramsBytes, opts);
     const options = checkOptions(opts, "fromBytes");
     const symbolName = options.symbolName ?? "symbol.json";
     const paramsName = options.paramsName ?? "model.params";
@@ -369,6 +377,32 @@ export class Model {
     const bytes = toBytes(paramsBytes, "paramsBytes");
     await init();
     return create(text, symbolName, bytes, paramsName, options);
+  }
+
+  /**
+   * Whether the files `Model.load(source, opts)` would download are all in the cache that
+   * `cache: true` fills (false where Cache Storage is unavailable).
+   *
+   * @param {string | URL | { symbol: string | URL, params: string | URL }} source as for `load`
+   * @param {{ epoch?: number }} [opts]
+   * @returns {Promise<boolean>}
+   */
+  static async isCached(source, opts = {}) {
+    const { symbolUrl, paramsUrl } = await resolveSources(source, checkOptions(opts, "isCached").epoch);
+    return allCached([symbolUrl, paramsUrl]);
+  }
+
+  /**
+   * Removes a model's files from the cache (or, without `source`, every cached model file).
+   *
+   * @param {string | URL | { symbol: string | URL, params: string | URL }} [source] as for `load`
+   * @param {{ epoch?: number }} [opts]
+   * @returns {Promise<boolean>} whether anything was removed
+   */
+  static async clearCache(source, opts = {}) {
+    if (source === undefined) return removeCached(undefined);
+    const { symbolUrl, paramsUrl } = await resolveSources(source, checkOptions(opts, "clearCache").epoch);
+    return removeCached([symbolUrl, paramsUrl]);
   }
 
   /** `"cpu"` or `"webgpu"`: the backend that runs this model. */
@@ -472,6 +506,32 @@ export class Model {
     else this.#queue.then(() => release(wasm, born));
   }
 
+  /**
+   * Runs one forward pass on zeros of these input shapes, so that the first real `run` does not
+   * pay for planning, buffer allocation and (WebGPU) pipeline compilation. Resolves to the
+   * milliseconds it took.
+   *
+   * @param {Record<string, number[]> | number[][]} shapes by input name or in input order
+   * @returns {Promise<number>}
+   */
+  async warmup(shapes) {
+    this.#live();
+    const names = this.#inputNames;
+    if (shapes === null || typeof shapes !== "object") {
+      throw new TypeError(`${PREFIX}warmup() needs the input shapes, e.g. warmup({ ${names[0] ?? "data"}: [1, 3, 224, 224] })`);
+    }
+    const zeros = (shape, name) => {
+      const s = checkShape(shape, name);
+      return { data: new Float32Array(s.reduce((a, b) => a * b, 1)), shape: s };
+    };
+    const inputs = Array.isArray(shapes)
+      ? shapes.map((s, i) => zeros(s, names[i] ?? String(i)))
+      : Object.fromEntries(Object.entries(shapes).map(([name, s]) => [name, zeros(s, name)]));
+    const start = performance.now();
+    await this.run(inputs);
+    return performance.now() - start;
+  }
+
   /** The wasm object, or throws if disposed or lost in a trap of the module. */
   #live() {
     if (this.#wasm === null) throw new Error(DISPOSED_MESSAGE);
@@ -519,6 +579,18 @@ export class Model {
     }
     return ordered.map((t, i) => checkTensor(t, names[i]));
   }
+}
+
+// `using model = await Model.load(…)` disposes the model at the end of the scope, where
+// explicit resource management is supported.
+if (typeof Symbol.dispose === "symbol") {
+  Object.defineProperty(Model.prototype, Symbol.dispose, {
+    value: function dispose() {
+      this.dispose();
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** Binds a model in wasm, selects its backend (WebGPU device + weight upload) and wraps it. */
@@ -955,15 +1027,22 @@ function abortError(signal) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Node.js helpers (loaded lazily; never imported in browsers)
+// Node.js helpers (looked up lazily; never used in browsers)
 // ---------------------------------------------------------------------------------------------
 
 let nodeModulesPromise = null;
 
+// process.getBuiltinModule (Node.js 20.16+) rather than import("node:…"): a dynamic import makes
+// bundlers split the code, which Vite's default (IIFE) worker format refuses, so worker mode
+// could not be bundled with a default Vite configuration.
 function nodeModules() {
-  nodeModulesPromise ??= Promise.all([
-    import(/* webpackIgnore: true */ /* @vite-ignore */ "node:fs/promises"),
-    import(/* webpackIgnore: true */ /* @vite-ignore */ "node:url"),
-  ]).then(([fs, url]) => ({ readFile: fs.readFile, pathToFileURL: url.pathToFileURL }));
+  nodeModulesPromise ??= new Promise((resolve) => {
+    if (typeof process.getBuiltinModule !== "function") {
+      throw new Error(`${PREFIX}this Node.js (${process.version}) is too old: mxnet-web needs Node.js 20.16 or later`);
+    }
+    const fs = process.getBuiltinModule("node:fs/promises");
+    const url = process.getBuiltinModule("node:url");
+    resolve({ readFile: fs.readFile, pathToFileURL: url.pathToFileURL });
+  });
   return nodeModulesPromise;
 }

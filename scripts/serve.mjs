@@ -12,7 +12,7 @@
 // Node.js built-ins only.
 
 import http from "node:http";
-import { cp, mkdir, readFile, rm, stat } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -37,7 +37,7 @@ const MIME = {
 };
 
 /**
- * Copies the built package into www/pkg/ (index.js, index.d.ts, package.json, wasm/).
+ * Copies the built package into www/pkg/ (its .js and .d.ts files, package.json, wasm/).
  * Throws with the command to run when the package has not been built.
  */
 export async function copyPackage(repo = REPO) {
@@ -51,7 +51,9 @@ export async function copyPackage(repo = REPO) {
   const dest = path.join(repo, "www", "pkg");
   await rm(dest, { recursive: true, force: true });
   await mkdir(dest, { recursive: true });
-  for (const file of ["index.js", "index.d.ts", "package.json"]) {
+  // Every module of the package (index.js imports its siblings: image.js, worker.js, ...).
+  const files = (await readdir(pkg)).filter((f) => f.endsWith(".js") || f.endsWith(".d.ts") || f === "package.json");
+  for (const file of files) {
     await cp(path.join(pkg, file), path.join(dest, file));
   }
   await cp(path.join(pkg, "wasm"), path.join(dest, "wasm"), { recursive: true });

@@ -29,7 +29,9 @@ if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{p
   echo "== cargo install wasm-bindgen-cli $version (a few minutes, once)"
   cargo install --quiet wasm-bindgen-cli --version "$version"
 fi
-if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@vladmandic/face-api ]; then
+# npm ci when any devDependency of package.json is missing from node_modules
+if ! node -e 'const fs = require("fs"); const d = require("./package.json").devDependencies;
+    for (const n of Object.keys(d)) if (!fs.existsSync(`node_modules/${n}/package.json`)) process.exit(1);'; then
   echo "== npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -345,6 +345,29 @@ describe("demo (www/)", () => {
           assert.equal(await page.locator("#any-error").isHidden(), true, await text("#any-error").catch(() => ""));
           assert.match(await text("#any-summary"), /softmax/);
           assert.equal(await page.evaluate(() => document.querySelector("#any-progress").dataset.state), "done");
+
+          // In a Web Worker, with the files cached: the summary, a run, and a second (cached) load.
+          await page.check('input[name="any-source"][value="prefix"]');
+          await page.fill("#any-prefix", `../${FIXTURE}/model`);
+          await page.fill("#any-shape", "1,3,16,16");
+          await page.check("#any-worker");
+          await page.check("#any-cache");
+          for (let i = 0; i < 2; i++) {
+            await load();
+            assert.equal(await page.locator("#any-error").isHidden(), true, await text("#any-error").catch(() => ""));
+            assert.match(await text("#any-summary"), /loaded in [\d.]+ m?s in a Web Worker · written by MXNet 1\.9\.1/);
+          }
+          await page.check('input[name="any-input"][value="random"]');
+          await page.click("#any-run-button");
+          await page.waitForFunction(() => /Forward pass on random normal input/.test(document.querySelector("#any-outputs").textContent), null, { timeout: 20_000 });
+          assert.equal((await page.evaluate(() => window.demo.any.last))[0].top.length, 5);
+          const cached = await page.evaluate(async (prefix) => {
+            const { Model } = await import(new URL("pkg/index.js", document.baseURI).href);
+            return Model.isCached(prefix);
+          }, `../${FIXTURE}/model`);
+          assert.ok(cached, "the files were not cached");
+          await page.uncheck("#any-worker");
+          await page.uncheck("#any-cache");
         }),
       );
 

@@ -8,10 +8,16 @@
 //   ?html=1        answer with an HTML page (status 200), as a development server or an SPA host
 //                  does for an unknown path; ?html=octet sends it as application/octet-stream
 //   ?gzip=1        gzip the body (Content-Encoding: gzip; Content-Length is the compressed size)
+//
+// Options of startServer(root, options) (the webapp tests: caching, a CDN on another origin):
+//   validators: true   send ETag (from the file's mtime and size) and Last-Modified, and answer
+//                      If-None-Match / If-Modified-Since with 304 Not Modified;
+//                      "last-modified": the same with Last-Modified only
+//   cors: true         Access-Control-Allow-Origin: * (a CDN serving another origin's page)
 // Node.js built-ins only.
 
 import http from "node:http";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import zlib from "node:zlib";
 
@@ -32,7 +38,7 @@ const MIME = {
  * Starts the server. Resolves to `{ origin, requests, close() }`; `requests` lists the paths
  * served (with status) for failure messages.
  */
-export async function startServer(root) {
+export async function startServer(root, { validators = false, cors = false } = {}) {
   const requests = [];
   const sockets = new Set();
   const server = http.createServer(async (req, res) => {
@@ -64,12 +70,28 @@ export async function startServer(root) {
             "Content-Type": MIME[path.extname(file)] ?? "application/octet-stream",
             "Cache-Control": "no-store",
           };
-          if (url.searchParams.get("gzip") !== null) {
+          if (cors) headers["Access-Control-Allow-Origin"] = "*";
+          if (validators) {
+            const { mtimeMs, mtime, size } = await stat(file);
+            if (validators !== "last-modified") headers["ETag"] = `"${Math.floor(mtimeMs).toString(16)}-${size.toString(16)}"`;
+            headers["Last-Modified"] = mtime.toUTCString();
+            headers["Cache-Control"] = "no-cache";
+            const since = req.headers["if-modified-since"];
+            const unchanged =
+              req.headers["if-none-match"] !== undefined && headers["ETag"] !== undefined
+                ? req.headers["if-none-match"] === headers["ETag"]
+                : since !== undefined && Math.floor(mtimeMs / 1000) <= Math.floor(Date.parse(since) / 1000);
+            if (unchanged) {
+              status = 304;
+              body = Buffer.alloc(0);
+            }
+          }
+          if (url.searchParams.get("gzip") !== null && status === 200) {
             body = zlib.gzipSync(body);
             headers["Content-Encoding"] = "gzip";
           }
-          if (url.searchParams.get("chunked") === null) headers["Content-Length"] = body.length;
-          res.writeHead(200, headers);
+          if (url.searchParams.get("chunked") === null && status === 200) headers["Content-Length"] = body.length;
+          res.writeHead(status, headers);
           const slow = url.searchParams.get("slow");
           if (slow === null) {
             res.end(body);

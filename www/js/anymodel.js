@@ -1,8 +1,8 @@
 // Section 3: load any MXNet model (URL prefix + epoch, explicit URLs, or local files) with a
 // progress bar, show its summary (model.info), and run it on an image or on random input.
 
-import { Model } from "../pkg/index.js";
-import { decodeImage, sampleRegion } from "./imageops.js";
+import { Model, WorkerModel, softmax, tensorFromImage, topK } from "../pkg/index.js";
+import { decodeImage } from "./imageops.js";
 import { $, fallbackNote, formatBytes, formatCount, formatMs, h, messageOf, nextFrame, showError, timed } from "./util.js";
 
 const TOP_K = 5;
@@ -47,6 +47,8 @@ export class AnyModelDemo {
       inputs: q("#any-inputs"),
       shape: q("#any-shape"),
       backend: q("#any-backend"),
+      worker: q("#any-worker"),
+      cache: q("#any-cache"),
       load: q("#any-load"),
       cancel: q("#any-cancel"),
       progress: q("#any-progress"),
@@ -132,9 +134,12 @@ export class AnyModelDemo {
       if (inputs.length === 0) throw new Error("name the model's data input(s), e.g. data");
       const shapes = parseShapes(this.el.shape.value, inputs.length);
       const backend = this.el.backend.value;
+      const worker = this.el.worker.checked;
       const options = {
         backend,
         inputs,
+        worker,
+        cache: this.el.cache.checked,
         signal: controller.signal,
         onProgress: (e) => {
           this.progressEvents.push({ file: e.file, loaded: e.loaded, total: e.total });
@@ -153,7 +158,7 @@ export class AnyModelDemo {
           const [text, bytes] = await Promise.all([symbolFile.text(), paramsFile.arrayBuffer()]);
           progress.symbol = { loaded: symbolFile.size, total: symbolFile.size };
           progress.params = { loaded: paramsFile.size, total: paramsFile.size };
-          return Model.fromBytes(text, bytes, { backend, inputs, symbolName: symbolFile.name, paramsName: paramsFile.name });
+          return Model.fromBytes(text, bytes, { backend, inputs, worker, symbolName: symbolFile.name, paramsName: paramsFile.name });
         });
       } else {
         let target;
@@ -176,7 +181,7 @@ export class AnyModelDemo {
       this.model?.dispose();
       this.model = model;
       this.shapes = Object.fromEntries(inputs.map((name, i) => [name, shapes[i]]));
-      this.#renderSummary(loadMs);
+      await this.#renderSummary(loadMs);
       this.el.runForm.hidden = false;
       return model;
     } catch (err) {
@@ -214,15 +219,16 @@ export class AnyModelDemo {
       `${part("symbol", symbol)} · ${part("params", params)}` + (done ? " · done" : failed ? " · failed" : "");
   }
 
-  #renderSummary(loadMs) {
+  async #renderSummary(loadMs) {
     const model = this.model;
     let info;
     let shapeError = null;
     try {
-      info = model.info(this.shapes);
+      // A worker model answers info() with a Promise; awaiting a main-thread model's value is harmless.
+      info = await model.info(this.shapes);
     } catch (err) {
       shapeError = err;
-      info = model.info();
+      info = await model.info();
     }
     const shapeText = (s) => (s.shape ? `[${s.shape.join(", ")}]` : "?");
     const ops = Object.entries(info.opCounts).sort((a, b) => b[1] - a[1]);
@@ -236,7 +242,7 @@ export class AnyModelDemo {
         "Backend ",
         h("span", { class: `backend backend-${model.backend}`, "data-backend": model.backend }, model.backend),
         fallbackNote(model),
-        ` · loaded in ${formatMs(loadMs)} · written by MXNet ${info.mxnetVersion}`,
+        ` · loaded in ${formatMs(loadMs)}${model instanceof WorkerModel ? " in a Web Worker" : ""} · written by MXNet ${info.mxnetVersion}`,
       ),
       h("p", { class: "warning", hidden: !shapeError }, shapeError ? `These input shapes do not fit the model: ${messageOf(shapeError)}` : ""),
       h(
@@ -314,19 +320,18 @@ export class AnyModelDemo {
     const mean = parseNumbers(this.el.mean.value, "the mean");
     const std = parseNumbers(this.el.std.value, "the standard deviation");
     if (std.some((s) => s === 0)) throw new Error("the standard deviation must not be 0");
-    // "crop": the largest centred region with the input's aspect ratio, so nothing is stretched.
-    let region = { x: 0, y: 0, w: image.width, h: image.height };
-    if (this.el.fit.value === "crop") {
-      const aspect = width / height;
-      const w = Math.min(image.width, Math.round(image.height * aspect));
-      const hgt = Math.min(image.height, Math.round(image.width / aspect));
-      region = { x: Math.floor((image.width - w) / 2), y: Math.floor((image.height - hgt) / 2), w, h: hgt };
-    }
-    const plane = c * height * width;
-    const data = new Float32Array(n * plane);
-    const order = c === 1 ? "gray" : this.el.order.value;
-    sampleRegion(image, region, width, height, data, 0, { order, mean, scale: std.map((s) => 1 / s) });
-    for (let i = 1; i < n; i++) data.copyWithin(i * plane, 0, plane);
+    const perChannel = (v) => (v.length === 1 ? v[0] : v);
+    // "crop" ("cover"): the largest centred region with the input's aspect ratio, so nothing is stretched.
+    const { data: one } = tensorFromImage(image, {
+      size: [height, width],
+      mean: perChannel(mean),
+      std: perChannel(std),
+      scale: 1,
+      channels: c === 1 ? "gray" : this.el.order.value.toUpperCase(),
+      resize: this.el.fit.value === "crop" ? "cover" : "stretch",
+    });
+    const data = new Float32Array(n * one.length);
+    for (let i = 0; i < n; i++) data.set(one, i * one.length);
     return data;
   }
 
@@ -372,20 +377,6 @@ export class AnyModelDemo {
 function firstItem(tensor) {
   const n = tensor.shape.length > 1 ? tensor.shape[0] : 1;
   return tensor.data.subarray(0, tensor.data.length / Math.max(1, n));
-}
-
-function topK(values, k) {
-  const idx = Array.from(values.keys());
-  idx.sort((a, b) => values[b] - values[a]);
-  return idx.slice(0, k).map((index) => ({ index, value: values[index] }));
-}
-
-function softmax(values) {
-  let max = -Infinity;
-  for (const v of values) max = Math.max(max, v);
-  const exps = Array.from(values, (v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
 }
 
 /** Standard normal samples (Box–Muller). */

@@ -18,10 +18,10 @@
 // regressions are [dx1, dy1, dx2, dy2] in units of the box size; landmarks are five x then five
 // y, in units of the box size.
 
-import { Model } from "../pkg/index.js";
-import { sampleRegion } from "./imageops.js";
+import { Model, tensorFromImage } from "../pkg/index.js";
 
-const PIXEL = { order: "bgr", mean: [127.5, 127.5, 127.5], scale: [0.0078125, 0.0078125, 0.0078125] };
+/** tensorFromImage options: (v - 127.5) * 0.0078125 per channel value v in 0..255, BGR. */
+const PIXEL = { channels: "BGR", mean: 127.5, std: 128, scale: 1 };
 /** P-Net's window and stride in pixels of the scaled image. */
 const CELL = 12;
 const STRIDE = 2;
@@ -99,12 +99,16 @@ export class MtcnnDetector {
     const levels = scales.map((scale) => ({ scale, w: Math.ceil(image.width * scale), h: Math.ceil(image.height * scale) }));
     const mosaic = packLevels(levels);
     const input = new Float32Array(3 * mosaic.width * mosaic.height);
+    const mosaicPlane = mosaic.width * mosaic.height;
     for (const level of levels) {
-      sampleRegion(image, { x: 0, y: 0, w: image.width, h: image.height }, level.w, level.h, input, level.y * mosaic.width + level.x, {
-        ...PIXEL,
-        rowStride: mosaic.width,
-        planeStride: mosaic.width * mosaic.height,
-      });
+      // Each level resized on its own, then copied row by row into its place in the mosaic.
+      const { data } = tensorFromImage(image, { ...PIXEL, size: [level.h, level.w] });
+      for (let ch = 0; ch < 3; ch++) {
+        for (let row = 0; row < level.h; row++) {
+          const from = (ch * level.h + row) * level.w;
+          input.set(data.subarray(from, from + level.w), ch * mosaicPlane + (level.y + row) * mosaic.width + level.x);
+        }
+      }
     }
     const start = performance.now();
     const outputs = await this.pnet.run({ data: { data: input, shape: [1, 3, mosaic.height, mosaic.width] } });
@@ -167,8 +171,9 @@ export class MtcnnDetector {
     const plane = 3 * size * size;
     const input = new Float32Array(boxes.length * plane);
     boxes.forEach((b, i) => {
-      const region = { x: b.x1, y: b.y1, w: b.x2 - b.x1 + 1, h: b.y2 - b.y1 + 1 };
-      sampleRegion(image, region, size, size, input, i * plane, PIXEL);
+      // Parts of the box outside the image read as 0 (MTCNN pads its crops with zeros).
+      const crop = { x: b.x1, y: b.y1, width: b.x2 - b.x1 + 1, height: b.y2 - b.y1 + 1 };
+      input.set(tensorFromImage(image, { ...PIXEL, crop, size: [size, size] }).data, i * plane);
     });
     const start = performance.now();
     const outputs = await net.run({ data: { data: input, shape: [boxes.length, 3, size, size] } });

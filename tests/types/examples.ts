@@ -1,0 +1,53 @@
+// Type-checked with `tsc --strict` by tests/js/types.test.mjs (together with the snippets of
+// pkg/README.md): the whole public API as a TypeScript user writes it, and misuses that must
+// not compile (@ts-expect-error fails the check if the line compiles).
+
+import init, { Model, WorkerModel, softmax, tensorFromImage, topK, wasmMemoryBytes } from "mxnet-web";
+import type { ImageTensorOptions, LoadOptions, ModelInfo, ProgressEvent, Tensor } from "mxnet-web";
+
+export async function mainThread(canvas: HTMLCanvasElement, video: HTMLVideoElement, signal: AbortSignal): Promise<number> {
+  await init();
+  const onProgress = (e: ProgressEvent): void => console.log(e.file, e.loaded, e.total ?? "?");
+  const options: LoadOptions = { epoch: 3, backend: "auto", onProgress, signal, cache: true };
+  const model: Model = await Model.load({ symbol: "net-symbol.json", params: new URL("https://example.com/net-0003.params") }, options);
+  const ms: number = await model.warmup({ data: [1, 3, 224, 224] });
+  await model.warmup([[1, 3, 224, 224]]);
+  const frame: Tensor = tensorFromImage(video, { size: [224, 224], channels: "BGR", mean: 127.5, std: 128, scale: 1 });
+  const [out] = await model.run({ data: frame });
+  const probs: Float32Array = softmax(out.data);
+  const rows: Tensor = softmax(out);
+  const best: { index: number; value: number }[] = topK(probs, 3);
+  const info: ModelInfo = model.info({ data: [1, 3, 224, 224] });
+  const crop: ImageTensorOptions = { crop: { x: -4, y: 0, width: 48, height: 48 }, layout: "NHWC", resize: "cover" };
+  tensorFromImage(canvas, crop);
+  tensorFromImage({ data: new Uint8ClampedArray(16), width: 2, height: 2 });
+  const cached: boolean = await Model.isCached("models/net", { epoch: 3 });
+  await Model.clearCache();
+  model[Symbol.dispose]();
+  // @ts-expect-error info() is synchronous on the main thread
+  await model.info().then(() => {});
+  // @ts-expect-error warmup needs the input shapes
+  await model.warmup();
+  // @ts-expect-error layout is NCHW or NHWC
+  tensorFromImage(canvas, { layout: "CHW" });
+  return ms + info.paramCount + best.length + rows.shape.length + wasmMemoryBytes() + Number(cached);
+}
+
+export async function inWorker(bytes: Uint8Array, json: string): Promise<string> {
+  const model: WorkerModel = await Model.load("models/net", { worker: true, cache: true });
+  const info: ModelInfo = await model.info();
+  const shaped: Promise<ModelInfo> = model.info({ data: [1, 3, 32, 32] });
+  const outputs: Tensor[] = await model.run([{ data: new Float32Array(3 * 32 * 32), shape: [1, 3, 32, 32] }]);
+  {
+    using fromBytes = await Model.fromBytes(json, bytes, { worker: true, backend: "cpu" });
+    await fromBytes.warmup({ data: [1, 3, 32, 32] });
+  }
+  model.dispose();
+  // Decided at run time: either kind, which both have run() and dispose().
+  const either: Model | WorkerModel = await Model.load("models/net", { worker: navigator.hardwareConcurrency > 2 });
+  await either.run({ data: new Float32Array(3 * 32 * 32), shape: [1, 3, 32, 32] });
+  either.dispose();
+  // @ts-expect-error a worker model is not a main-thread Model (info is asynchronous)
+  const wrong: Model = model;
+  return `${model.backend} ${model.fallbackReason ?? ""} ${info.inputs.length} ${(await shaped).flops} ${outputs.length} ${model.inputNames.join()} ${model.outputCount} ${String(wrong)}`;
+}
