@@ -286,12 +286,15 @@ impl Model {
     /// The limit plans are checked against on the current backend: the model's (or the
     /// platform's) total, and on WebGPU also the device's largest buffer.
     pub fn memory_limit(&self) -> MemoryLimit {
-        let mut limit = self
+        let limit = self
             .memory_limit
             .map_or_else(MemoryLimit::platform_default, MemoryLimit::new);
         #[cfg(feature = "webgpu")]
         if let (Backend::WebGpu, Some(w)) = (self.backend, &self.gpu) {
-            limit.per_buffer = limit.per_buffer.min(w.context().adapter().max_buffer_bytes);
+            return MemoryLimit {
+                per_buffer: limit.per_buffer.min(w.context().adapter().max_buffer_bytes),
+                ..limit
+            };
         }
         limit
     }
