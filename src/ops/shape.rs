@@ -208,7 +208,9 @@ fn count(value: i64, key: &str, min: i64) -> Result<usize> {
 fn pair(attrs: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
     match attrs.ints(key)? {
         None => Ok(default),
-        Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => Ok([v[0] as usize, v[1] as usize]),
+        Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => {
+            Ok([dim_from_i64(v[0], key)?, dim_from_i64(v[1], key)?])
+        }
         Some(v) => Err(Error::attr(
             key,
             &format!("{v:?}"),
@@ -1115,7 +1117,7 @@ impl ShapeOp {
                 if axes.is_empty() {
                     view.permute(|k| rank - 1 - k);
                 } else {
-                    let in_range = |a: i64| a >= 0 && (a as usize) < rank;
+                    let in_range = |a: i64| usize::try_from(a).is_ok_and(|a| a < rank);
                     let unique = |k: usize| !axes[..k].contains(&axes[k]);
                     let valid = axes.len() == rank
                         && axes
@@ -1243,7 +1245,7 @@ impl ShapeOp {
             }
             ShapeOp::BroadcastAxis { axes, sizes } => {
                 for (&axis, &size) in axes.iter().zip(sizes) {
-                    if axis < 0 || axis as usize >= data.len() || size < 1 {
+                    if usize::try_from(axis).map_or(true, |a| a >= data.len()) || size < 1 {
                         return Err(Error::shape(format!(
                             "broadcast_axis: invalid axis {axis} / size {size} for input {}",
                             fmt_shape(data)
@@ -1331,7 +1333,7 @@ impl ShapeOp {
             }
             ShapeOp::Reverse { axes } => {
                 for &a in axes {
-                    if a < 0 || a as usize >= data.len() {
+                    if usize::try_from(a).map_or(true, |a| a >= data.len()) {
                         return Err(Error::shape(format!(
                             "reverse: axis {a} is out of range for {}",
                             fmt_shape(data)
