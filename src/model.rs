@@ -165,16 +165,24 @@ impl Model {
     ) -> Result<Model> {
         let graph = Graph::from_json(symbol_json, symbol_name)?;
         let index = index_params(params, params_name)?;
-        let params = if opts.ignore_extra {
-            // Records that bind to no variable are never decoded.
-            let wanted: std::collections::BTreeSet<&str> = graph
-                .variables()
-                .map(|v| graph.nodes[v].name.as_str())
-                .collect();
-            index.decode_where(|raw| wanted.contains(file_key(raw, opts).as_ref()))
-        } else {
-            index.decode_all()
-        };
+        // With ignore_extra, records that bind to no variable are never decoded.
+        let wanted: std::collections::BTreeSet<&str> = graph
+            .variables()
+            .map(|v| graph.nodes[v].name.as_str())
+            .collect();
+        let keep = |raw: &str| !opts.ignore_extra || wanted.contains(file_key(raw, opts).as_ref());
+        // Decoding to f32 can take up to 4× the file (8-bit records): refuse what cannot fit
+        // before allocating it.
+        let needed = index.decoded_bytes(keep);
+        let limit = MemoryLimit::platform_default().total;
+        if needed > limit {
+            return Err(Error::Limit(format!(
+                "params file {params_name}: its parameters need {} as float32, over the memory limit of {}",
+                crate::dims::fmt_bytes(needed),
+                crate::dims::fmt_bytes(limit)
+            )));
+        }
+        let params = index.decode_where(keep);
         Model::from_parts(graph, params, params_name, opts)
     }
 

@@ -157,6 +157,17 @@ impl ParamsIndex<'_> {
         }
     }
 
+    /// Bytes the records whose name satisfies `keep` take once decoded to f32 (every record
+    /// of an unnamed list), computed before decoding anything.
+    pub fn decoded_bytes(&self, keep: impl Fn(&str) -> bool) -> u64 {
+        self.records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.names.get(*i).map_or(true, |n| keep(n)))
+            .map(|(_, r)| crate::dims::f32_bytes(r.shape.iter().product()))
+            .fold(0u64, u64::saturating_add)
+    }
+
     /// Decodes every record.
     pub fn decode_all(&self) -> ParamsFile {
         self.decode_where(|_| true)
@@ -557,6 +568,9 @@ mod tests {
         let bytes = write_params(&arrays, &names, RecordVersion::V2);
         let idx = index_params(&bytes, "i.params").unwrap();
         assert_eq!(idx.records[1].shape, [3]);
+        // Sizes as f32 are known before decoding: (2, 2) f16 → 16 bytes, (3,) → 12.
+        assert_eq!(idx.decoded_bytes(|_| true), 28);
+        assert_eq!(idx.decoded_bytes(|n| n.ends_with("keep")), 16);
         let kept = idx.decode_where(|n| n.ends_with("keep"));
         assert_eq!(kept.names, ["arg:keep"]);
         assert_eq!(kept.arrays, arrays[..1]);
