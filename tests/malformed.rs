@@ -518,3 +518,90 @@ fn fuzz_regressions() {
     npy.extend_from_slice(&[0; 128]);
     assert!(mxnet_web::format::npy::read_npy(&npy, "fuzz.npy").is_err());
 }
+
+#[test]
+fn absurd_window_attributes_are_clean_errors() {
+    let x = [1usize, 4, 8, 8];
+    let conv = |extra: &[(&'static str, &'static str)]| {
+        let mut a = vec![
+            ("kernel", "(3, 3)"),
+            ("num_filter", "4"),
+            ("no_bias", "True"),
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("Convolution", conv(&[("stride", "(0, 1)")])),
+        ("Convolution", conv(&[("dilate", "(1, 0)")])),
+        ("Convolution", conv(&[("num_group", "3")])),
+        ("Convolution", conv(&[("num_group", "0")])),
+        ("Convolution", conv(&[("pad", "(-1, 0)")])),
+        (
+            "Convolution",
+            vec![
+                ("kernel", "(9, 9)"),
+                ("num_filter", "4"),
+                ("no_bias", "True"),
+            ],
+        ),
+        (
+            "Convolution",
+            vec![
+                ("kernel", "(2147483647, 2147483647)"),
+                ("num_filter", "4"),
+                ("no_bias", "True"),
+            ],
+        ),
+        (
+            "Convolution",
+            vec![
+                ("kernel", "(2147483648, 1)"),
+                ("num_filter", "4"),
+                ("no_bias", "True"),
+            ],
+        ),
+        (
+            "Deconvolution",
+            vec![
+                ("kernel", "(3, 3)"),
+                ("num_filter", "4"),
+                ("stride", "(0, 0)"),
+            ],
+        ),
+        (
+            "Deconvolution",
+            vec![
+                ("kernel", "(3, 3)"),
+                ("num_filter", "3"),
+                ("num_group", "2"),
+            ],
+        ),
+        ("Pooling", vec![("kernel", "(3, 3)"), ("stride", "(0, 0)")]),
+        ("Pooling", vec![("kernel", "(9, 9)")]),
+        ("Pooling", vec![("kernel", "(3, 3)"), ("pad", "(3, 3)")]),
+        (
+            "UpSampling",
+            vec![("scale", "0"), ("sample_type", "nearest")],
+        ),
+        ("SliceChannel", vec![("num_outputs", "3")]),
+        ("LRN", vec![("nsize", "0")]),
+        ("GroupNorm", vec![("num_groups", "3")]),
+        ("depth_to_space", vec![("block_size", "0")]),
+    ];
+    for (op, attrs) in cases {
+        // Weights (when the op has any) are missing: inferred shapes go through allow_missing,
+        // then the run must fail cleanly, naming the node or the attribute.
+        let (json, _) = one_op(op, &attrs, &[]);
+        let r = mxnet_web::graph::Graph::from_json(&json, "w.json").and_then(|g| {
+            let opts = BindOptions {
+                allow_missing: true,
+                ..BindOptions::default()
+            };
+            let mut m = Model::from_parts(g, Default::default(), "w.params", &opts)?;
+            m.run(&[Tensor::zeros(x.to_vec())])
+        });
+        let e = r.expect_err(op).to_string();
+        assert!(!e.is_empty(), "{op}");
+    }
+}
