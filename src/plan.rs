@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use crate::bind::BoundModel;
-use crate::dims::{f32_bytes, fmt_bytes};
+use crate::dims::{echo_name, f32_bytes, fmt_bytes};
 use crate::error::{fmt_shape, Error, Result};
 use crate::graph::shape::infer_shapes;
 use crate::graph::NodeKind;
@@ -280,7 +280,7 @@ pub fn build_plan_with_limit(
     for (v, o) in origins.iter().enumerate() {
         if let Origin::Input(i) = o {
             check_buffer(
-                &|| format!("input '{}'", model.inputs[*i].0),
+                &|| format!("input '{}'", echo_name(&model.inputs[*i].0)),
                 &input_shapes[*i],
             )?;
             let n = numel(&input_shapes[*i]);
@@ -336,13 +336,13 @@ pub fn build_plan_with_limit(
 
     let mut steps = Vec::with_capacity(order.len());
     // The largest kernel scratch (f32 elements) and the largest output, for the budget.
-    let mut scratch = (0usize, usize::MAX);
+    let mut scratch = 0usize;
     let mut largest: Option<(u64, usize, usize)> = None;
     for (s, &id) in order.iter().enumerate() {
         let node = &graph.nodes[id];
         let out_shapes = &shapes.outputs[id];
         let op_name = node.op().map_or("?", |o| o.name());
-        let located = || format!("node '{}' ({op_name}): output", node.name);
+        let located = || format!("node '{}' ({op_name}): output", echo_name(&node.name));
         for (k, &v) in value_of[id].iter().enumerate() {
             check_buffer(&located, &out_shapes[k])?;
             let n = numel(&out_shapes[k]);
@@ -376,16 +376,14 @@ pub fn build_plan_with_limit(
                 return Err(over_limit(
                     format!(
                         "node '{}' ({op_name}): the CPU kernel's scratch ({len} values)",
-                        node.name
+                        echo_name(&node.name)
                     ),
                     f32_bytes(len),
                     limit.total,
                     "memory limit",
                 ));
             }
-            if len > scratch.0 || scratch.1 == usize::MAX {
-                scratch = (scratch.0.max(len), id);
-            }
+            scratch = scratch.max(len);
         }
         steps.push(Step {
             node: id,
@@ -432,7 +430,7 @@ pub fn build_plan_with_limit(
         .collect::<Result<_>>()?;
 
     let buffers: u64 = slot_sizes.iter().map(|&n| f32_bytes(n)).sum();
-    let total = buffers.saturating_add(f32_bytes(scratch.0));
+    let total = buffers.saturating_add(f32_bytes(scratch));
     if total > limit.total {
         let mut what = format!(
             "the plan for inputs {} ({} buffers, {} of activations and {} of kernel scratch)",
@@ -443,13 +441,13 @@ pub fn build_plan_with_limit(
                 .join(", "),
             slot_sizes.len(),
             fmt_bytes(buffers),
-            fmt_bytes(f32_bytes(scratch.0)),
+            fmt_bytes(f32_bytes(scratch)),
         );
         if let Some((bytes, id, k)) = largest {
             let n = &graph.nodes[id];
             what = format!(
                 "{what}, whose largest output is node '{}' ({}) {} of {},",
-                n.name,
+                echo_name(&n.name),
                 n.op().map_or("?", |o| o.name()),
                 fmt_shape(&shapes.outputs[id][k]),
                 fmt_bytes(bytes)
@@ -478,6 +476,6 @@ pub fn build_plan_with_limit(
         slot_sizes,
         input_slots,
         outputs,
-        scratch_len: scratch.0,
+        scratch_len: scratch,
     })
 }
