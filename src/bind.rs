@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::dims::echo_name;
 use crate::error::{Error, Result};
 use crate::format::params::ParamsFile;
 use crate::graph::Graph;
@@ -83,7 +84,7 @@ pub struct BoundModel {
 pub fn brief_list<S: AsRef<str>>(names: &[S]) -> String {
     let q = |s: &[S]| {
         s.iter()
-            .map(|n| format!("'{}'", n.as_ref()))
+            .map(|n| format!("'{}'", echo_name(n.as_ref())))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -99,6 +100,12 @@ pub fn strip_role(key: &str) -> &str {
     key.strip_prefix("arg:")
         .or_else(|| key.strip_prefix("aux:"))
         .unwrap_or(key)
+}
+
+/// The graph variable name a params-file key binds to: the role prefix stripped, then the
+/// first matching prefix map applied.
+pub fn file_key<'a>(raw: &'a str, opts: &BindOptions) -> std::borrow::Cow<'a, str> {
+    apply_prefix_map(strip_role(raw), &opts.prefix_map)
 }
 
 fn apply_prefix_map<'a>(key: &'a str, maps: &[(String, String)]) -> std::borrow::Cow<'a, str> {
@@ -128,7 +135,7 @@ pub fn bind(
     let mut file_keys: Vec<String> = Vec::new();
     let mut file: BTreeMap<String, usize> = BTreeMap::new();
     for (i, raw) in params.names.iter().enumerate() {
-        let k = apply_prefix_map(strip_role(raw), &opts.prefix_map).into_owned();
+        let k = file_key(raw, opts).into_owned();
         if file.insert(k.clone(), i).is_none() {
             file_keys.push(k);
         }
@@ -171,7 +178,8 @@ pub fn bind(
         }
         if !opts.allow_missing {
             let mut msg = format!(
-                "Parameter '{name}' is missing in file: {params_file}, which contains parameters: {}. {NAMING_HINT}",
+                "Parameter '{}' is missing in file: {params_file}, which contains parameters: {}. {NAMING_HINT}",
+                echo_name(name),
                 brief_list(&file_keys)
             );
             let missing_names: Vec<&str> = param_ids
@@ -203,8 +211,9 @@ pub fn bind(
                     .map(|&v| graph.nodes[v].name.as_str())
                     .collect();
                 return Err(Error::Bind(format!(
-                    "Parameter '{k}' loaded from file: {params_file} is not present in ParameterDict, choices are: {}. \
+                    "Parameter '{}' loaded from file: {params_file} is not present in ParameterDict, choices are: {}. \
                      Set ignore_extra to True to ignore. {NAMING_HINT}",
+                    echo_name(k),
                     brief_list(&choices)
                 )));
             }
@@ -267,6 +276,7 @@ fn diagnose(
             .iter()
             .any(|k| k.ends_with(first) || first.ends_with(k))
     {
+        let first = echo_name(first);
         return format!(
             "\nHint: '{first}' looks like a data input of the graph, not a parameter; the input names given were {}. \
              Pass it as an input (CLI: --input {first}=FILE.npy; options: inputs: [\"{first}\"]).",
@@ -279,14 +289,24 @@ fn diagnose(
 
     // Try every (file key, missing name) pair sharing a suffix as a candidate FROM=TO map, and
     // keep the one that makes the most missing names appear.
+    // Bounded work for any file: at most MAX_CANDIDATES maps are tried, each in O(missing).
+    const MAX_CANDIDATES: usize = 256;
+    let unmatched_set: std::collections::HashSet<&str> = unmatched.iter().copied().collect();
     let mut best: Option<(String, String, usize)> = None;
-    for k in &unmatched {
-        let common = k
+    for k in unmatched.iter().take(MAX_CANDIDATES) {
+        let mut common = k
             .bytes()
             .rev()
             .zip(first.bytes().rev())
             .take_while(|(a, b)| a == b)
             .count();
+        // Cut both names at a character boundary.
+        while common > 0
+            && !(k.is_char_boundary(k.len() - common)
+                && first.is_char_boundary(first.len() - common))
+        {
+            common -= 1;
+        }
         if common == 0 {
             continue;
         }
@@ -294,9 +314,8 @@ fn diagnose(
         let fixed = missing
             .iter()
             .filter(|m| {
-                unmatched.iter().any(|k| {
-                    k.strip_prefix(from).map(|r| format!("{to}{r}")).as_deref() == Some(**m)
-                })
+                m.strip_prefix(to)
+                    .is_some_and(|r| unmatched_set.contains(format!("{from}{r}").as_str()))
             })
             .count();
         if best.as_ref().map_or(true, |b| fixed > b.2) {
@@ -305,6 +324,8 @@ fn diagnose(
     }
     if let Some((from, to, fixed)) = best {
         if fixed * 2 >= missing.len() && fixed > 0 {
+            let rest = echo_name(&first[to.len()..]).into_owned();
+            let (from, to, first) = (echo_name(&from), echo_name(&to), echo_name(first));
             let how = if from.is_empty() {
                 format!("lack the graph's prefix '{to}'")
             } else if to.is_empty() {
@@ -317,7 +338,6 @@ fn diagnose(
                  {fixed} of {} missing parameters match that way. Load with the prefix map '{from}={to}' \
                  (CLI: --prefix-map '{from}={to}'; JS: prefixMap: {{\"{from}\": \"{to}\"}}).",
                 missing.len(),
-                rest = &first[to.len()..],
             );
         }
     }

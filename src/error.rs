@@ -60,6 +60,10 @@ pub enum Error {
     #[error("npy file {file}: {msg}")]
     Npy { file: String, msg: String },
 
+    /// A plan (or a file) needs more memory than the limit allows (see `plan::MemoryLimit`).
+    #[error("{0}")]
+    Limit(String),
+
     /// A backend (CPU or WebGPU) failed while executing.
     #[error("{0}")]
     Backend(String),
@@ -81,7 +85,7 @@ impl Error {
             // Already located: keep the innermost location.
             e @ Error::Node { .. } => e,
             e => Error::Node {
-                node: node.to_string(),
+                node: crate::dims::echo_name(node).into_owned(),
                 op: op.to_string(),
                 source: Box::new(e),
             },

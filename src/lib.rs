@@ -13,6 +13,7 @@
 
 pub mod backend;
 pub mod bind;
+pub mod dims;
 pub mod error;
 pub mod format;
 pub mod graph;

@@ -13,13 +13,13 @@ use std::path::Path;
 use crate::backend::cpu::CpuExecutable;
 #[cfg(feature = "webgpu")]
 use crate::backend::webgpu::{GpuContext, GpuWeights, RunStats, WebGpuExecutable};
-use crate::bind::{bind, BindOptions, BoundModel};
+use crate::bind::{bind, file_key, BindOptions, BoundModel};
 use crate::error::{fmt_shape, Error, Result};
-use crate::format::params::{read_params, ParamsFile};
+use crate::format::params::{index_params, ParamsFile};
 use crate::graph::shape::infer_shapes;
 use crate::graph::{Graph, NodeKind};
 use crate::ops::InputRole;
-use crate::plan::build_plan;
+use crate::plan::{build_plan_with_limit, MemoryLimit};
 use crate::tensor::{numel, Tensor};
 
 /// Which backend a model should run on.
@@ -120,6 +120,8 @@ pub struct Model {
     gpu: Option<std::sync::Arc<GpuWeights>>,
     plans: HashMap<Vec<Vec<usize>>, Executable>,
     last_shapes: Option<Vec<Vec<usize>>>,
+    /// Bytes a plan may take; None: the platform's default ([`MemoryLimit::platform_default`]).
+    memory_limit: Option<u64>,
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
@@ -175,7 +177,25 @@ impl Model {
         opts: &BindOptions,
     ) -> Result<Model> {
         let graph = Graph::from_json(symbol_json, symbol_name)?;
-        let params = read_params(params, params_name)?;
+        let index = index_params(params, params_name)?;
+        // With ignore_extra, records that bind to no variable are never decoded.
+        let wanted: std::collections::BTreeSet<&str> = graph
+            .variables()
+            .map(|v| graph.nodes[v].name.as_str())
+            .collect();
+        let keep = |raw: &str| !opts.ignore_extra || wanted.contains(file_key(raw, opts).as_ref());
+        // Decoding to f32 can take up to 4× the file (8-bit records): refuse what cannot fit
+        // before allocating it.
+        let needed = index.decoded_bytes(keep);
+        let limit = MemoryLimit::platform_default().total;
+        if needed > limit {
+            return Err(Error::Limit(format!(
+                "params file {params_name}: its parameters need {} as float32, over the memory limit of {}",
+                crate::dims::fmt_bytes(needed),
+                crate::dims::fmt_bytes(limit)
+            )));
+        }
+        let params = index.decode_where(keep);
         Model::from_parts(graph, params, params_name, opts)
     }
 
@@ -199,6 +219,7 @@ impl Model {
             gpu: None,
             plans: HashMap::new(),
             last_shapes: None,
+            memory_limit: None,
         })
     }
 
@@ -287,6 +308,40 @@ impl Model {
         pollster::block_on(self.set_backend(choice))
     }
 
+    /// Limits the memory a forward pass may take (activation buffers plus kernel scratch, in
+    /// bytes); `None` restores the platform's default (2 GiB on wasm32, natively 16 GiB or ¾ of
+    /// the RAM). Inputs whose plan exceeds it are refused before anything is allocated.
+    pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
+        if bytes != self.memory_limit {
+            self.plans.clear();
+            self.last_shapes = None;
+        }
+        self.memory_limit = bytes;
+    }
+
+    /// The limit plans are checked against on the current backend: the model's (or the
+    /// platform's) total, and on WebGPU also the device's largest buffer.
+    pub fn memory_limit(&self) -> MemoryLimit {
+        let limit = self
+            .memory_limit
+            .map_or_else(MemoryLimit::platform_default, MemoryLimit::new);
+        #[cfg(feature = "webgpu")]
+        if let (Backend::WebGpu, Some(w)) = (self.backend, &self.gpu) {
+            return MemoryLimit {
+                per_buffer: limit.per_buffer.min(w.context().adapter().max_buffer_bytes),
+                ..limit
+            };
+        }
+        limit
+    }
+
+    /// Checks that inputs of these shapes fit the model and the memory limit, without
+    /// allocating anything; returns the plan's bytes (activations and scratch).
+    pub fn check_input_shapes(&self, shapes: &[Vec<usize>]) -> Result<u64> {
+        let plan = self.plan_for(shapes)?;
+        Ok(plan.activation_bytes() as u64 + crate::dims::f32_bytes(plan.scratch_len))
+    }
+
     /// The backend that runs this model.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -336,7 +391,7 @@ impl Model {
     }
 
     fn plan_for(&self, shapes: &[Vec<usize>]) -> Result<crate::plan::Plan> {
-        build_plan(&self.bound, shapes).map_err(|e| match e {
+        build_plan_with_limit(&self.bound, shapes, self.memory_limit()).map_err(|e| match e {
             Error::Node { .. } | Error::Shape(_) => Error::Input(format!(
                 "inputs of shape {} do not fit the model: {e}",
                 shapes
@@ -514,7 +569,7 @@ pub struct ModelInfo {
 }
 
 /// Formats MXNet's integer version (10901 → "1.9.1").
-pub fn version_string(v: u32) -> String {
+pub fn version_string(v: u64) -> String {
     format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)
 }
 
@@ -579,7 +634,19 @@ fn model_info(g: &Graph, b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) ->
                             .unwrap_or_default()
                     })
                     .collect();
-                total += op.flops(&ins, &gs.outputs[i]);
+                total =
+                    total
+                        .checked_add(op.flops(&ins, &gs.outputs[i]))
+                        .filter(|&t| t != u64::MAX)
+                        .ok_or_else(|| {
+                            Error::Limit(format!(
+                            "the FLOP count for inputs {} overflows 64 bits at node '{}' ({}): \
+                             the shapes are too large to run",
+                            shapes.iter().map(|s| fmt_shape(s)).collect::<Vec<_>>().join(", "),
+                            crate::dims::echo_name(&n.name),
+                            op.name()
+                        ))
+                        })?;
             }
         }
         flops = Some(total);

@@ -88,8 +88,15 @@ pub fn fold_batchnorm(model: &mut BoundModel) -> usize {
         };
         // Scale each filter of the weight.
         let w_id = conv_inputs[1].node;
+        // Only a weight of shape (F, ...) with something in each filter is folded: any other
+        // (a zero-sized dim, a wrong leading dim) is left for shape inference to report with
+        // the parameter's name.
         let w = match model.params.get_mut(&w_id) {
-            Some(w) if w.data.len() % f == 0 => w,
+            Some(w)
+                if w.shape.first() == Some(&f) && !w.data.is_empty() && w.data.len() % f == 0 =>
+            {
+                w
+            }
             _ => continue,
         };
         let per_filter = w.data.len() / f;

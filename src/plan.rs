@@ -6,12 +6,18 @@
 //! - Every other output gets a buffer *slot*; a slot is reused once the last reader of its
 //!   value has run (greedy best-fit by size), so a deep network needs only a few live buffers.
 //!
+//! - The planner knows every buffer's size before anything is allocated: a plan whose buffers
+//!   (plus the CPU kernels' scratch) exceed the [`MemoryLimit`] is refused with the size and
+//!   the node in the message, so a shape bomb (`data=1,3,100000,100000`, `UpSampling` by 10^6)
+//!   is an error instead of an allocation failure.
+//!
 //! A plan is backend-independent: the CPU backend maps slots to `Vec<f32>`s, a GPU backend to
 //! device buffers. Plans are cached per input shape by [`crate::Model`].
 
 use std::collections::BTreeMap;
 
 use crate::bind::BoundModel;
+use crate::dims::{echo_name, f32_bytes, fmt_bytes};
 use crate::error::{fmt_shape, Error, Result};
 use crate::graph::shape::infer_shapes;
 use crate::graph::NodeKind;
@@ -53,6 +59,8 @@ pub struct Plan {
     pub input_slots: Vec<Option<Value>>,
     /// One value per graph head.
     pub outputs: Vec<Value>,
+    /// The largest CPU kernel scratch of any step, in f32 elements.
+    pub scratch_len: usize,
 }
 
 impl Plan {
@@ -62,8 +70,90 @@ impl Plan {
     }
 }
 
-/// Builds a plan for the given input shapes (in the bound model's input order).
+/// How much memory a plan may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLimit {
+    /// Bytes of all activation buffers together, plus the largest kernel scratch.
+    pub total: u64,
+    /// Bytes of any single buffer (a WebGPU device's `maxBufferSize`).
+    pub per_buffer: u64,
+}
+
+impl MemoryLimit {
+    /// A total budget with no separate per-buffer limit.
+    pub fn new(total: u64) -> MemoryLimit {
+        MemoryLimit {
+            total,
+            per_buffer: total,
+        }
+    }
+
+    /// The platform's default: 2 GiB on wasm32 (half of the 4 GiB address space, which also
+    /// holds the weights and the module); natively 16 GiB, or three quarters of the physical
+    /// memory when that is smaller (Linux).
+    pub fn platform_default() -> MemoryLimit {
+        MemoryLimit::new(default_total())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn default_total() -> u64 {
+    2 << 30
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn default_total() -> u64 {
+    const NATIVE: u64 = 16 << 30;
+    let ram = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib.saturating_mul(1024))
+    });
+    match ram {
+        Some(r) if r > 0 => NATIVE.min(r / 4 * 3),
+        _ => NATIVE,
+    }
+}
+
+fn over_limit(what: String, bytes: u64, limit: u64, kind: &str) -> Error {
+    Error::Limit(format!(
+        "{what} needs {}, over the {kind} of {} (raise it with --memory-limit or Model::set_memory_limit)",
+        fmt_bytes(bytes),
+        fmt_bytes(limit)
+    ))
+}
+
+/// Builds a plan for the given input shapes (in the bound model's input order) within the
+/// platform's default [`MemoryLimit`].
 pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Plan> {
+    build_plan_with_limit(model, input_shapes, MemoryLimit::platform_default())
+}
+
+/// Builds a plan; refuses it, before anything is allocated, when a buffer or the total exceeds
+/// `limit`.
+pub fn build_plan_with_limit(
+    model: &BoundModel,
+    input_shapes: &[Vec<usize>],
+    limit: MemoryLimit,
+) -> Result<Plan> {
+    let per_buffer = limit.per_buffer.min(limit.total);
+    let check_buffer = |what: &dyn Fn() -> String, shape: &[usize]| -> Result<()> {
+        let bytes = f32_bytes(numel(shape));
+        if bytes > per_buffer {
+            let kind = if per_buffer < limit.total {
+                "per-buffer limit"
+            } else {
+                "memory limit"
+            };
+            return Err(over_limit(
+                format!("{} {}", what(), fmt_shape(shape)),
+                bytes,
+                per_buffer,
+                kind,
+            ));
+        }
+        Ok(())
+    };
     let graph = &model.graph;
     if input_shapes.len() != model.inputs.len() {
         return Err(Error::Input(format!(
@@ -189,6 +279,10 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
     let mut input_slots: Vec<Option<Value>> = vec![None; model.inputs.len()];
     for (v, o) in origins.iter().enumerate() {
         if let Origin::Input(i) = o {
+            check_buffer(
+                &|| format!("input '{}'", echo_name(&model.inputs[*i].0)),
+                &input_shapes[*i],
+            )?;
             let n = numel(&input_shapes[*i]);
             slot_sizes.push(n);
             slot_of[v] = Some(slot_sizes.len() - 1);
@@ -241,11 +335,20 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
     };
 
     let mut steps = Vec::with_capacity(order.len());
+    // The largest kernel scratch (f32 elements) and the largest output, for the budget.
+    let mut scratch = 0usize;
+    let mut largest: Option<(u64, usize, usize)> = None;
     for (s, &id) in order.iter().enumerate() {
         let node = &graph.nodes[id];
         let out_shapes = &shapes.outputs[id];
+        let op_name = node.op().map_or("?", |o| o.name());
+        let located = || format!("node '{}' ({op_name}): output", echo_name(&node.name));
         for (k, &v) in value_of[id].iter().enumerate() {
+            check_buffer(&located, &out_shapes[k])?;
             let n = numel(&out_shapes[k]);
+            if largest.map_or(true, |(b, _, _)| f32_bytes(n) > b) {
+                largest = Some((f32_bytes(n), id, k));
+            }
             slot_of[v] = Some(alloc(n, &mut slot_sizes, &mut free));
         }
         let inputs: Vec<Value> = node
@@ -266,6 +369,22 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
             .enumerate()
             .map(|(k, &v)| value(v, &out_shapes[k], &slot_of))
             .collect();
+        if let Some(op) = node.op() {
+            let in_shapes: Vec<Vec<usize>> = inputs.iter().map(|v| v.shape.clone()).collect();
+            let len = op.scratch_len(&in_shapes);
+            if f32_bytes(len) > limit.total {
+                return Err(over_limit(
+                    format!(
+                        "node '{}' ({op_name}): the CPU kernel's scratch ({len} values)",
+                        echo_name(&node.name)
+                    ),
+                    f32_bytes(len),
+                    limit.total,
+                    "memory limit",
+                ));
+            }
+            scratch = scratch.max(len);
+        }
         steps.push(Step {
             node: id,
             inputs,
@@ -310,6 +429,33 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
         })
         .collect::<Result<_>>()?;
 
+    let buffers: u64 = slot_sizes.iter().map(|&n| f32_bytes(n)).sum();
+    let total = buffers.saturating_add(f32_bytes(scratch));
+    if total > limit.total {
+        let mut what = format!(
+            "the plan for inputs {} ({} buffers, {} of activations and {} of kernel scratch)",
+            input_shapes
+                .iter()
+                .map(|s| fmt_shape(s))
+                .collect::<Vec<_>>()
+                .join(", "),
+            slot_sizes.len(),
+            fmt_bytes(buffers),
+            fmt_bytes(f32_bytes(scratch)),
+        );
+        if let Some((bytes, id, k)) = largest {
+            let n = &graph.nodes[id];
+            what = format!(
+                "{what}, whose largest output is node '{}' ({}) {} of {},",
+                echo_name(&n.name),
+                n.op().map_or("?", |o| o.name()),
+                fmt_shape(&shapes.outputs[id][k]),
+                fmt_bytes(bytes)
+            );
+        }
+        return Err(over_limit(what, total, limit.total, "memory limit"));
+    }
+
     // Sanity: every slot value read has a known size (guards against a planner bug).
     for st in &steps {
         for v in st.inputs.iter().chain(&st.outputs) {
@@ -330,5 +476,6 @@ pub fn build_plan(model: &BoundModel, input_shapes: &[Vec<usize>]) -> Result<Pla
         slot_sizes,
         input_slots,
         outputs,
+        scratch_len: scratch,
     })
 }

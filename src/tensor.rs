@@ -182,7 +182,7 @@ pub struct Tensor {
 impl Tensor {
     /// Builds a tensor, checking that `data` holds exactly `prod(shape)` values.
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Tensor> {
-        let n = numel(&shape);
+        let n = crate::dims::checked_numel(&shape, "tensor")?;
         if n != data.len() {
             return Err(Error::shape(format!(
                 "shape {} needs {} values but {} were given",
@@ -217,9 +217,11 @@ impl Tensor {
     }
 }
 
-/// Number of elements of a shape (1 for the 0-d shape `()`).
+/// Number of elements of a shape (1 for the 0-d shape `()`). Saturates instead of wrapping:
+/// shapes from files and attributes are validated with [`crate::dims`], and a product that
+/// does not fit then compares as "too large", never as a small count.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
 }
 
 /// A borrowed read-only tensor: what kernels receive as inputs.

@@ -311,3 +311,198 @@ fn auto_skips_a_software_adapter() {
         assert!(out.contains("backend webgpu"), "auto on {adapter}:\n{out}");
     }
 }
+
+/// Writes a one-op model (`data → op0`, zero parameters) into `dir` as net-symbol.json and
+/// net-0000.params.
+fn write_one_op(dir: &Path, op: &str, attrs: serde_json::Value, params: &[(&str, &[usize])]) {
+    use mxnet_web::format::params::{write_params, NDArray, RecordVersion};
+    std::fs::create_dir_all(dir).unwrap();
+    let mut nodes = vec![serde_json::json!({"op": "null", "name": "data", "inputs": []})];
+    let mut inputs = vec![serde_json::json!([0, 0, 0])];
+    for (slot, _) in params {
+        inputs.push(serde_json::json!([nodes.len(), 0, 0]));
+        nodes.push(serde_json::json!({"op": "null", "name": format!("op0_{slot}"), "inputs": []}));
+    }
+    let n = nodes.len();
+    nodes.push(serde_json::json!({"op": op, "name": "op0", "attrs": attrs, "inputs": inputs}));
+    let json = serde_json::json!({"nodes": nodes, "arg_nodes": (0..n).collect::<Vec<_>>(),
+        "heads": [[n, 0, 0]], "attrs": {"mxnet_version": ["int", 10901]}});
+    std::fs::write(dir.join("net-symbol.json"), json.to_string()).unwrap();
+    let arrays: Vec<NDArray> = params
+        .iter()
+        .map(|(_, s)| NDArray {
+            shape: s.to_vec(),
+            dtype: mxnet_web::DType::F32,
+            data: vec![0.0; s.iter().product()],
+        })
+        .collect();
+    let names: Vec<String> = params.iter().map(|(s, _)| format!("arg:op0_{s}")).collect();
+    std::fs::write(
+        dir.join("net-0000.params"),
+        write_params(&arrays, &names, RecordVersion::V2),
+    )
+    .unwrap();
+}
+
+/// Runs the CLI; returns (exit code, stdout, stderr). A signal (SIGABRT) gives code None.
+fn cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let st = Command::new(BIN).args(args).output().unwrap();
+    (
+        st.status.code(),
+        String::from_utf8_lossy(&st.stdout).into_owned(),
+        String::from_utf8_lossy(&st.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn shape_bombs_exit_1_with_the_size_and_the_node() {
+    let dir = tmpdir("bombs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let x = dir.join("x.npy");
+    let t = mxnet_web::Tensor::zeros(vec![1, 3, 8, 8]);
+    std::fs::write(&x, mxnet_web::format::npy::write_npy(&t).unwrap()).unwrap();
+    let x = format!("data={}", x.display());
+    let prefix = dir.join("net").display().to_string();
+    let out = dir.join("out").display().to_string();
+
+    // conv pad 1e5: used to abort with "memory allocation of N bytes failed" (SIGABRT).
+    let attrs = serde_json::json!({"kernel": "(3, 3)", "num_filter": "8", "pad": "(100000, 100000)", "no_bias": "True"});
+    write_one_op(&dir, "Convolution", attrs, &[("weight", &[8, 3, 3, 3])]);
+    let (code, _, err) = cli(&["run", &prefix, "--input", &x, "--out", &out]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("memory limit") && err.contains("op0") && err.contains("GiB"),
+        "{err}"
+    );
+
+    // UpSampling by 10^6 and Pad by 10^5 the same.
+    write_one_op(
+        &dir,
+        "UpSampling",
+        serde_json::json!({"scale": "1000000", "sample_type": "nearest"}),
+        &[],
+    );
+    let (code, _, err) = cli(&["run", &prefix, "--input", &x, "--out", &out]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("memory limit") && err.contains("UpSampling"),
+        "{err}"
+    );
+
+    // An input shape bomb through bench is refused before the input is allocated.
+    write_one_op(
+        &dir,
+        "Activation",
+        serde_json::json!({"act_type": "relu"}),
+        &[],
+    );
+    let (code, _, err) = cli(&[
+        "bench",
+        &prefix,
+        "--shape",
+        "data=1,3,100000,100000",
+        "--runs",
+        "1",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("input 'data'") && err.contains("111.8 GiB"),
+        "{err}"
+    );
+
+    // --memory-limit lowers the limit (and a bad value is a clear error).
+    let (code, _, err) = cli(&[
+        "run",
+        &prefix,
+        "--input",
+        &x,
+        "--out",
+        &out,
+        "--memory-limit",
+        "1K",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("memory limit of 1.0 KiB"), "{err}");
+    let (code, _, err) = cli(&[
+        "run",
+        &prefix,
+        "--input",
+        &x,
+        "--out",
+        &out,
+        "--memory-limit",
+        "lots",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("'lots'"), "{err}");
+    let (code, _, err) = cli(&[
+        "run",
+        &prefix,
+        "--input",
+        &x,
+        "--out",
+        &out,
+        "--memory-limit",
+        "1M",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+
+    // A wrapping Reshape used to exit 0 and write an unreadable .npy.
+    write_one_op(
+        &dir,
+        "Reshape",
+        serde_json::json!({"shape": "(4611686018427387905, 24)"}),
+        &[],
+    );
+    let (code, _, err) = cli(&["run", &prefix, "--input", &x, "--out", &out]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("op0") || err.contains("Reshape"), "{err}");
+
+    // inspect: FLOPs that overflow 64 bits are an error, not a wrapped figure (every shape
+    // here can exist: 2^60 inputs, a 256×256 kernel).
+    let attrs = serde_json::json!({"kernel": "(256, 256)", "num_filter": "1", "no_bias": "True"});
+    write_one_op(&dir, "Convolution", attrs, &[("weight", &[1, 1, 256, 256])]);
+    let sym = dir.join("net-symbol.json").display().to_string();
+    let params = dir.join("net-0000.params").display().to_string();
+    let shape = "data=1,1,1073741824,1073741824";
+    let (code, out_text, err) = cli(&["inspect", &sym, &params, "--shape", shape]);
+    assert_eq!(code, Some(1), "{out_text}{err}");
+    assert!(err.contains("FLOP") && err.contains("op0"), "{err}");
+}
+
+#[test]
+fn big_endian_and_fortran_npy_inputs_are_converted() {
+    let dir = tmpdir("endian");
+    write_one_op(
+        &dir,
+        "Activation",
+        serde_json::json!({"act_type": "relu"}),
+        &[],
+    );
+    // np.asfortranarray(np.array([[1, -2, 3], [-4, 5, 6]], dtype='>f4'))
+    let mut h = "{'descr': '>f4', 'fortran_order': True, 'shape': (2, 3), }".to_string();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    b.extend_from_slice(h.as_bytes());
+    for v in [1.0f32, -4.0, -2.0, 5.0, 3.0, 6.0] {
+        b.extend_from_slice(&v.to_be_bytes());
+    }
+    std::fs::write(dir.join("x.npy"), b).unwrap();
+    let out = dir.join("out");
+    let (code, _, err) = cli(&[
+        "run",
+        &dir.join("net").display().to_string(),
+        "--input",
+        &format!("data={}", dir.join("x.npy").display()),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let y = read_npy(&std::fs::read(out.join("out_0.npy")).unwrap(), "y").unwrap();
+    assert_eq!(y.shape, vec![2, 3]);
+    assert_eq!(y.data, [1.0, 0.0, 3.0, 0.0, 5.0, 6.0]);
+}

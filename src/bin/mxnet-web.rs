@@ -76,6 +76,11 @@ struct ModelArgs {
     /// GPU; stderr says which ran and why).
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// Most memory a forward pass may take (activations + kernel scratch), e.g. 4G, 512M or
+    /// bytes; default 16G or 3/4 of the RAM, whichever is smaller. Larger plans are refused
+    /// before anything is allocated.
+    #[arg(long = "memory-limit", value_name = "BYTES")]
+    memory_limit: Option<String>,
 }
 
 #[derive(Args)]
@@ -167,7 +172,13 @@ fn load(m: &ModelArgs, input_names: Vec<String>) -> Result<Model> {
             .map(|s| BindOptions::parse_prefix_map(s))
             .collect::<Result<_>>()?,
     };
+    let limit = m
+        .memory_limit
+        .as_deref()
+        .map(mxnet_web::dims::parse_bytes)
+        .transpose()?;
     let mut model = Model::from_files(symbol, params, &opts)?;
+    model.set_memory_limit(limit);
     let choice = match m.backend {
         Backend::Cpu => BackendChoice::Cpu,
         Backend::Webgpu => BackendChoice::WebGpu,
@@ -526,16 +537,21 @@ fn random_normal(n: usize, seed: u64) -> Vec<f32> {
 
 fn cmd_bench(a: BenchArgs) -> Result<()> {
     let mut names = Vec::new();
-    let mut inputs = Vec::new();
-    for (i, s) in a.shapes.iter().enumerate() {
+    let mut shapes = Vec::new();
+    for s in &a.shapes {
         let (n, v) = parse_named(s, "--shape")?;
-        let shape = parse_shape(v)?;
-        let numel = shape.iter().product();
-        inputs.push(Tensor::new(shape, random_normal(numel, 42 + i as u64))?);
+        shapes.push(parse_shape(v)?);
         names.push(n.to_string());
     }
     let t0 = Instant::now();
     let mut model = load(&a.model, names)?;
+    // Refuse shapes beyond the memory limit before allocating the random inputs.
+    model.check_input_shapes(&shapes)?;
+    let mut inputs = Vec::new();
+    for (i, shape) in shapes.into_iter().enumerate() {
+        let numel = mxnet_web::tensor::numel(&shape);
+        inputs.push(Tensor::new(shape, random_normal(numel, 42 + i as u64))?);
+    }
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     let t1 = Instant::now();
     model.run(&inputs)?;

@@ -10,11 +10,15 @@
 //! Every size read from the file is checked against the bytes that remain before anything is
 //! allocated, so a truncated or hostile file is an error, never a panic or a huge allocation.
 
+use crate::dims::{checked_numel, shape_from_i64};
 use crate::error::{fmt_shape, Error, Result};
 use crate::tensor::DType;
 
 /// `kMXAPINDArrayListMagic`.
 pub const LIST_MAGIC: u64 = 0x112;
+/// The most dimensions a record may have (legacy records: also the bound that tells an ndim
+/// from a magic).
+pub const MAX_NDIM: usize = 32;
 /// Record magics.
 pub const V1_MAGIC: u32 = 0xF993_FAC8;
 pub const V2_MAGIC: u32 = 0xF993_FAC9;
@@ -98,6 +102,11 @@ impl<'a> Reader<'a> {
         if ndim < 0 {
             return Ok(None);
         }
+        if ndim > MAX_NDIM as i32 {
+            return Err(self.err(format!(
+                "{what}: ndim {ndim} is not supported (at most {MAX_NDIM} dimensions)"
+            )));
+        }
         let ndim = ndim as usize;
         if ndim * 8 > self.remaining() {
             return Err(self.err(format!(
@@ -112,8 +121,86 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// One record of a params file, located but not decoded: its data is
+/// `bytes[offset..offset + shape.numel() · dtype.size()]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordInfo {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub offset: usize,
+}
+
+/// A params file's structure (names, shapes, dtypes, data offsets), read without converting
+/// any data: [`ParamsIndex::decode`] converts the records one actually needs, so records that
+/// bind to nothing (`ignore_extra`) are never materialised.
+#[derive(Debug, Clone)]
+pub struct ParamsIndex<'a> {
+    bytes: &'a [u8],
+    pub records: Vec<RecordInfo>,
+    /// Either empty (an unnamed list) or one name per record.
+    pub names: Vec<String>,
+}
+
+impl ParamsIndex<'_> {
+    /// Decodes record `i` to f32.
+    pub fn decode(&self, i: usize) -> NDArray {
+        let r = &self.records[i];
+        // Sizes were checked against the file when the index was read.
+        let n = r.shape.iter().product::<usize>() * r.dtype.size();
+        let mut data = Vec::new();
+        r.dtype
+            .decode_to_f32(&self.bytes[r.offset..r.offset + n], &mut data);
+        NDArray {
+            shape: r.shape.clone(),
+            dtype: r.dtype,
+            data,
+        }
+    }
+
+    /// Bytes the records whose name satisfies `keep` take once decoded to f32 (every record
+    /// of an unnamed list), computed before decoding anything.
+    pub fn decoded_bytes(&self, keep: impl Fn(&str) -> bool) -> u64 {
+        self.records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.names.get(*i).map_or(true, |n| keep(n)))
+            .map(|(_, r)| crate::dims::f32_bytes(r.shape.iter().product()))
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// Decodes every record.
+    pub fn decode_all(&self) -> ParamsFile {
+        self.decode_where(|_| true)
+    }
+
+    /// Decodes the records whose name satisfies `keep` (every record of an unnamed list); the
+    /// others are dropped without being converted.
+    pub fn decode_where(&self, keep: impl Fn(&str) -> bool) -> ParamsFile {
+        if self.names.is_empty() {
+            return ParamsFile {
+                arrays: (0..self.records.len()).map(|i| self.decode(i)).collect(),
+                names: vec![],
+            };
+        }
+        let mut out = ParamsFile::default();
+        for (i, name) in self.names.iter().enumerate() {
+            if keep(name) {
+                out.arrays.push(self.decode(i));
+                out.names.push(name.clone());
+            }
+        }
+        out
+    }
+}
+
 /// Reads a params file. `file` names it in error messages.
 pub fn read_params(bytes: &[u8], file: &str) -> Result<ParamsFile> {
+    Ok(index_params(bytes, file)?.decode_all())
+}
+
+/// Reads a params file's structure without decoding its data (see [`ParamsIndex`]). Every size
+/// is validated against the bytes, so decoding cannot fail afterwards.
+pub fn index_params<'a>(bytes: &'a [u8], file: &str) -> Result<ParamsIndex<'a>> {
     let mut r = Reader {
         bytes,
         pos: 0,
@@ -143,7 +230,7 @@ pub fn read_params(bytes: &[u8], file: &str) -> Result<ParamsFile> {
     if n > (r.remaining() / 4) as u64 {
         return Err(r.err(format!("declares {n} arrays, more than the file can hold")));
     }
-    let mut arrays = Vec::with_capacity(n as usize);
+    let mut records = Vec::with_capacity(n as usize);
     for i in 0..n as usize {
         let a = read_record(&mut r).map_err(|e| match e {
             Error::Params { file, msg } => Error::Params {
@@ -152,7 +239,7 @@ pub fn read_params(bytes: &[u8], file: &str) -> Result<ParamsFile> {
             },
             e => e,
         })?;
-        arrays.push(a);
+        records.push(a);
     }
     let n_names = r.u64("name count")?;
     if n_names != 0 && n_names != n {
@@ -173,52 +260,46 @@ pub fn read_params(bytes: &[u8], file: &str) -> Result<ParamsFile> {
             std::str::from_utf8(b).map_err(|_| r.err(format!("name {i} is not valid UTF-8")))?;
         names.push(s.to_string());
     }
-    // Attach names to errors about sparse records we could only report by index.
-    Ok(ParamsFile { arrays, names })
+    Ok(ParamsIndex {
+        bytes,
+        records,
+        names,
+    })
 }
 
-fn checked_numel(r: &Reader, dims: &[i64]) -> Result<usize> {
-    let mut n: usize = 1;
-    for &d in dims {
-        if d < 0 {
-            return Err(r.err(format!("negative dimension {d} in shape {dims:?}")));
-        }
-        n = n
-            .checked_mul(d as usize)
-            .ok_or_else(|| r.err(format!("shape {dims:?} overflows")))?;
-    }
-    Ok(n)
+/// Converts a record's dims to a shape: no negative dimension, no product beyond what a tensor
+/// can hold (natively and on wasm32, where a 64-bit dim would otherwise truncate).
+fn record_shape(r: &Reader, dims: &[i64]) -> Result<Vec<usize>> {
+    shape_from_i64(dims, "shape").map_err(|e| r.err(e.to_string()))
 }
 
-fn read_data(r: &mut Reader, dims: Vec<i64>) -> Result<NDArray> {
+fn read_data(r: &mut Reader, dims: Vec<i64>) -> Result<RecordInfo> {
     let _dev_type = r.i32("context")?;
     let _dev_id = r.i32("context")?;
     let flag = r.i32("type flag")?;
     let dtype =
         DType::from_flag(flag).ok_or_else(|| r.err(format!("unknown dtype flag {flag}")))?;
-    let numel = checked_numel(r, &dims)?;
-    let nbytes = numel
-        .checked_mul(dtype.size())
-        .ok_or_else(|| r.err(format!("shape {dims:?} overflows")))?;
-    if nbytes > r.remaining() {
+    let shape = record_shape(r, &dims)?;
+    // numel ≤ isize::MAX / 4 and sizes ≤ 8: the product fits u64 everywhere.
+    let nbytes = checked_numel(&shape, "shape")? as u64 * dtype.size() as u64;
+    if nbytes > r.remaining() as u64 {
         return Err(r.err(format!(
             "truncated: shape {} of {} needs {nbytes} bytes of data but only {} remain",
-            fmt_shape(&dims.iter().map(|&d| d as usize).collect::<Vec<_>>()),
+            fmt_shape(&shape),
             dtype.name(),
             r.remaining()
         )));
     }
-    let raw = r.take(nbytes, "data")?;
-    let mut data = Vec::new();
-    dtype.decode_to_f32(raw, &mut data);
-    Ok(NDArray {
-        shape: dims.into_iter().map(|d| d as usize).collect(),
+    let offset = r.pos;
+    r.take(nbytes as usize, "data")?;
+    Ok(RecordInfo {
+        shape,
         dtype,
-        data,
+        offset,
     })
 }
 
-fn read_record(r: &mut Reader) -> Result<NDArray> {
+fn read_record(r: &mut Reader) -> Result<RecordInfo> {
     let head = r.u32("record header")?;
     match head {
         V2_MAGIC | V3_MAGIC => {
@@ -257,7 +338,7 @@ fn read_record(r: &mut Reader) -> Result<NDArray> {
             if ndim == 0 {
                 return Err(r.err("empty (none) NDArray in a legacy record"));
             }
-            if ndim > 32 || ndim * 4 > r.remaining() {
+            if ndim > MAX_NDIM || ndim * 4 > r.remaining() {
                 return Err(r.err(format!(
                     "unrecognised record header {head:#010x} (not a V1/V2/V3 magic, and too large for a legacy ndim)"
                 )));
@@ -423,6 +504,76 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ZIP"));
+    }
+
+    /// A one-record V2 file declaring `dims` (f32) followed by `data_bytes` bytes of data.
+    fn v2_file(dims: &[i64], data_bytes: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&LIST_MAGIC.to_le_bytes());
+        b.extend_from_slice(&0u64.to_le_bytes());
+        b.extend_from_slice(&1u64.to_le_bytes());
+        b.extend_from_slice(&V2_MAGIC.to_le_bytes());
+        b.extend_from_slice(&0i32.to_le_bytes());
+        b.extend_from_slice(&(dims.len() as i32).to_le_bytes());
+        for d in dims {
+            b.extend_from_slice(&d.to_le_bytes());
+        }
+        b.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        b.extend_from_slice(&vec![0u8; data_bytes]);
+        b.extend_from_slice(&1u64.to_le_bytes());
+        b.extend_from_slice(&5u64.to_le_bytes());
+        b.extend_from_slice(b"arg:w");
+        b
+    }
+
+    #[test]
+    fn declared_dims_are_checked_against_the_bytes() {
+        assert_eq!(
+            read_params(&v2_file(&[4, 3, 3, 3], 432), "ok.params")
+                .unwrap()
+                .arrays[0]
+                .shape,
+            [4, 3, 3, 3]
+        );
+        // 4294967300 ≡ 4 (mod 2^32): on wasm32 the cast used to give (4, 3, 3, 3) and load.
+        let e = read_params(&v2_file(&[4294967300, 3, 3, 3], 432), "w.params")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("w.params"), "{e}");
+        // Products that wrap mod 2^64.
+        for dims in [
+            [1i64 << 62, 4, 1, 1],
+            [4611686018427387905, 3, 8, 8],
+            [-1, -4, 1, 1],
+        ] {
+            assert!(
+                read_params(&v2_file(&dims, 432), "p.params").is_err(),
+                "{dims:?}"
+            );
+        }
+        // Absurd ndim.
+        let mut b = v2_file(&[1; 40], 4);
+        assert!(read_params(&b, "nd.params")
+            .unwrap_err()
+            .to_string()
+            .contains("ndim 40"));
+        b.truncate(40);
+        assert!(read_params(&b, "nd.params").is_err());
+    }
+
+    #[test]
+    fn index_skips_unwanted_records() {
+        let arrays = [arr(&[2, 2], DType::F16), arr(&[3], DType::F32)];
+        let names = vec!["arg:keep".to_string(), "arg:drop".to_string()];
+        let bytes = write_params(&arrays, &names, RecordVersion::V2);
+        let idx = index_params(&bytes, "i.params").unwrap();
+        assert_eq!(idx.records[1].shape, [3]);
+        // Sizes as f32 are known before decoding: (2, 2) f16 → 16 bytes, (3,) → 12.
+        assert_eq!(idx.decoded_bytes(|_| true), 28);
+        assert_eq!(idx.decoded_bytes(|n| n.ends_with("keep")), 16);
+        let kept = idx.decode_where(|n| n.ends_with("keep"));
+        assert_eq!(kept.names, ["arg:keep"]);
+        assert_eq!(kept.arrays, arrays[..1]);
     }
 
     #[test]

@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::dims::echo_name;
 use crate::error::{Error, Result};
 
 /// MXNet 0.8.0, the version assumed for files without `mxnet_version` (spec §2.1).
-pub const VERSION_0_8_0: u32 = 800;
+pub const VERSION_0_8_0: u64 = 800;
 
 /// One entry: output `output` of node `node`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,8 +41,9 @@ pub struct RawNode {
 pub struct RawSymbol {
     pub nodes: Vec<RawNode>,
     pub heads: Vec<RawEntry>,
-    /// `major*10000 + minor*100 + patch`; [`VERSION_0_8_0`] when absent.
-    pub version: u32,
+    /// `major*10000 + minor*100 + patch`; [`VERSION_0_8_0`] when absent. 64-bit: a hostile
+    /// `["int", 2^40]` must not truncate to a small (legacy) version.
+    pub version: u64,
     /// Written by numpy-semantics exports (`is_np_shape`).
     pub is_np_shape: bool,
 }
@@ -95,8 +97,13 @@ pub fn parse_symbol(text: &str, file: &str) -> Result<RawSymbol> {
         for a in args {
             let id = a
                 .as_u64()
-                .ok_or_else(|| err(format!("arg_nodes: {a} is not a node id")))?
-                as usize;
+                .and_then(|u| usize::try_from(u).ok())
+                .ok_or_else(|| {
+                    err(format!(
+                        "arg_nodes: {} is not a node id",
+                        echo_name(&a.to_string())
+                    ))
+                })?;
             match nodes.get(id) {
                 Some(n) if n.op == "null" => {}
                 Some(n) => {
@@ -120,8 +127,13 @@ pub fn parse_symbol(text: &str, file: &str) -> Result<RawSymbol> {
     if let Some(attrs) = obj.get("attrs").and_then(Value::as_object) {
         if let Some(v) = attrs.get("mxnet_version") {
             version = typed_int(v)
-                .ok_or_else(|| err(format!("attrs.mxnet_version {v} is not [\"int\", N]")))?
-                as u32;
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| {
+                    err(format!(
+                        "attrs.mxnet_version {} is not [\"int\", N] with N >= 0",
+                        echo_name(&v.to_string())
+                    ))
+                })?;
         }
         if let Some(v) = attrs.get("is_np_shape") {
             is_np_shape = typed_int(v).unwrap_or(0) != 0;
@@ -149,16 +161,22 @@ fn typed_int(v: &Value) -> Option<i64> {
 fn parse_entry(v: &Value) -> std::result::Result<RawEntry, String> {
     let a = v
         .as_array()
-        .ok_or_else(|| format!("entry {v} is not an array"))?;
+        .ok_or_else(|| format!("entry {} is not an array", echo_name(&v.to_string())))?;
     if a.len() != 2 && a.len() != 3 {
         return Err(format!(
-            "entry {v} must be [node, output] or [node, output, version]"
+            "entry {} must be [node, output] or [node, output, version]",
+            echo_name(&v.to_string())
         ));
     }
     let idx = |x: &Value| {
         x.as_u64()
-            .map(|u| u as usize)
-            .ok_or_else(|| format!("entry {v} has a non-integer field"))
+            .and_then(|u| usize::try_from(u).ok())
+            .ok_or_else(|| {
+                format!(
+                    "entry {} has a field that is not a node/output index",
+                    echo_name(&v.to_string())
+                )
+            })
     };
     Ok(RawEntry {
         node: idx(&a[0])?,

@@ -61,15 +61,15 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub heads: Vec<Entry>,
     /// `major*10000 + minor*100 + patch` of the MXNet that wrote the file.
-    pub version: u32,
+    pub version: u64,
     /// The symbol file's name, for messages.
     pub file: String,
 }
 
 /// MXNet 0.9.0: files older than this did not store aux (and label) inputs.
-const VERSION_0_9_0: u32 = 900;
+const VERSION_0_9_0: u64 = 900;
 /// MXNet 0.9.5: argmax/argmin `axis=-1` was changed to mean "flatten" (spec §2.5).
-const VERSION_0_9_5: u32 = 905;
+const VERSION_0_9_5: u64 = 905;
 
 impl Graph {
     /// Types a raw symbol. `file` names the symbol file in error messages.

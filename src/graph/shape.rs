@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::dims::{checked_numel, echo_name};
 use crate::error::{fmt_shape, Error, Result};
 use crate::graph::{Graph, NodeKind};
 
@@ -27,6 +28,8 @@ pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Resul
     let mut var_shape: Vec<Option<Vec<usize>>> = vec![None; graph.nodes.len()];
     let mut inferred = BTreeMap::new();
     for (id, s) in known {
+        let name = graph.nodes.get(*id).map_or("?", |n| n.name.as_str());
+        checked_numel(s, format_args!("variable '{}'", echo_name(name)))?;
         var_shape[*id] = Some(s.clone());
     }
 
@@ -66,7 +69,7 @@ pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Resul
                     let shape = given[k].then(|| ins[k].as_deref().map(fmt_shape)).flatten();
                     format!(
                         "{slot}='{}' {}",
-                        graph.nodes[e.node].name,
+                        echo_name(&graph.nodes[e.node].name),
                         shape.unwrap_or_else(|| "(unknown)".into())
                     )
                 })
@@ -74,6 +77,11 @@ pub fn infer_shapes(graph: &Graph, known: &BTreeMap<usize, Vec<usize>>) -> Resul
             Error::Shape(format!("{e}; inputs: {}", described.join(", ")))
                 .at_node(&node.name, op.name())
         })?;
+        // Every shape a rule produces (outputs, and parameter shapes it inferred) must describe
+        // a tensor that can exist: no rule's product may wrap around unnoticed.
+        for s in outs.iter().chain(ins.iter().flatten()) {
+            checked_numel(s, format_args!("node '{}' ({})", node.name, op.name()))?;
+        }
         if outs.len() != op.num_outputs() {
             return Err(Error::Shape(format!(
                 "node '{}' ({}): shape rule returned {} outputs, expected {}",

@@ -542,10 +542,10 @@ impl Operator for ActivationOp {
             },
             ActivationOp::Softmax {
                 kind,
+                axis,
                 temperature,
                 out_dtype,
                 use_length,
-                ..
             } => {
                 let (outer, n, inner) = self.softmax_layout(x.shape)?;
                 let lengths = if *use_length {
@@ -570,6 +570,11 @@ impl Operator for ActivationOp {
                     temperature: *temperature,
                     negate: *kind == SoftmaxKind::Softmin,
                     log: *kind == SoftmaxKind::LogSoftmax,
+                    onednn_nan: *kind != SoftmaxKind::Softmin
+                        && *temperature == 1.0
+                        && !*use_length
+                        && out_dtype.is_none()
+                        && resolve_axis(*axis, x.shape.len(), "softmax")? + 1 == x.shape.len(),
                 };
                 rows.run(x.data, out, lengths);
                 if let Some(dtype) = out_dtype {
@@ -587,6 +592,13 @@ impl Operator for ActivationOp {
                     temperature: 1.0,
                     negate: false,
                     log: false,
+                    onednn_nan: matches!(
+                        self,
+                        ActivationOp::SoftmaxOutput {
+                            multi_output: false,
+                            ..
+                        }
+                    ) && x.shape.len() == 2,
                 };
                 rows.run(x.data, out, None);
             }
@@ -702,6 +714,15 @@ struct SoftmaxRows {
     negate: bool,
     /// log_softmax.
     log: bool,
+    /// MXNet's CPU build runs softmax / log_softmax over the last axis (temperature 1, no
+    /// length, float32) and 2-D SoftmaxOutput through oneDNN, whose NaN handling differs from
+    /// the native kernel: the max ignores NaN, a NaN (or ∞ − ∞) gives NaN at its own position
+    /// only, and the row's other values become 0 (softmax) or `x − max − ln(FLT_MAX)`
+    /// (log_softmax), as if the NaN's exp saturated the sum. Measured with MXNet 1.9.1:
+    /// softmax([1, nan, 2]) = [0, nan, 0], log_softmax = [-89.72284, nan, -88.72284].
+    /// Elsewhere (other axes, temperature, softmin, SoftmaxActivation) a NaN turns its whole
+    /// row NaN, as the native kernel does.
+    onednn_nan: bool,
 }
 
 impl SoftmaxRows {
@@ -742,6 +763,27 @@ impl SoftmaxRows {
                     let v = sign * x[at(k)];
                     if max < v {
                         max = v;
+                    }
+                }
+                if self.onednn_nan {
+                    let row_max = (0..len)
+                        .map(|k| x[at(k)])
+                        .filter(|v| !v.is_nan())
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    if (0..len).any(|k| (x[at(k)] - row_max).is_nan()) {
+                        // ln(FLT_MAX) = 88.72284: the saturated sum of oneDNN's exp.
+                        let ln_sum = f32::MAX.ln();
+                        for k in 0..len {
+                            let d = x[at(k)] - row_max;
+                            out[at(k)] = if d.is_nan() {
+                                f32::NAN
+                            } else if self.log {
+                                d - ln_sum
+                            } else {
+                                0.0
+                            };
+                        }
+                        continue;
                     }
                 }
                 let mut sum = 0.0f64;
@@ -1129,6 +1171,101 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// NaN and ∞ as MXNet 1.9.1 propagates them (values printed by MXNet): over the last axis
+    /// NaN stays at its position; over another axis, or in SoftmaxActivation, the row is NaN.
+    #[test]
+    fn softmax_nan_as_mxnet() {
+        let nan = f32::NAN;
+        let inf = f32::INFINITY;
+        let same = |got: &[f32], want: &[f32]| {
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    (g.is_nan() && w.is_nan())
+                        || (g - w).abs() <= 1e-4 * w.abs().max(1.0)
+                        || g == w,
+                    "{got:?} vs {want:?}"
+                );
+            }
+        };
+        let run = |op: &str, attrs: &[(&str, &str)], shape: &[usize], x: &[f32]| {
+            run_all(&parse(op, attrs).unwrap(), &[(shape, x)]).unwrap()[0].clone()
+        };
+        same(
+            &run("softmax", &[], &[1, 3], &[1.0, nan, 2.0]),
+            &[0.0, nan, 0.0],
+        );
+        same(
+            &run("log_softmax", &[], &[1, 3], &[1.0, nan, 2.0]),
+            &[-89.72284, nan, -88.72284],
+        );
+        same(
+            &run("log_softmax", &[], &[1, 3], &[0.0, -100.0, nan]),
+            &[-88.7228, -188.7228, nan],
+        );
+        same(&run("softmax", &[], &[2], &[nan, 0.0]), &[nan, 0.0]);
+        same(
+            &run("softmax", &[], &[1, 3], &[1.0, inf, 2.0]),
+            &[0.0, nan, 0.0],
+        );
+        same(
+            &run("log_softmax", &[], &[1, 3], &[1.0, inf, 2.0]),
+            &[-inf, nan, -inf],
+        );
+        same(
+            &run("softmax", &[], &[1, 3], &[inf, inf, 1.0]),
+            &[nan, nan, 0.0],
+        );
+        same(
+            &run("softmax", &[], &[1, 3], &[-inf, -inf, -inf]),
+            &[nan, nan, nan],
+        );
+        same(
+            &run("softmax", &[], &[1, 3], &[1.0, -inf, 2.0]),
+            &[0.26894143, 0.0, 0.73105854],
+        );
+        // Rows without NaN are untouched by the rule; other rows of the batch stay exact.
+        same(
+            &run("softmax", &[], &[2, 2], &[nan, 1.0, 0.0, 0.0]),
+            &[nan, 0.0, 0.5, 0.5],
+        );
+        // The native kernel: temperature, another axis, softmin, SoftmaxActivation.
+        same(
+            &run(
+                "softmax",
+                &[("temperature", "2.0")],
+                &[1, 3],
+                &[1.0, nan, 2.0],
+            ),
+            &[nan, nan, nan],
+        );
+        same(
+            &run("softmax", &[("axis", "0")], &[3, 1], &[1.0, nan, 2.0]),
+            &[nan, nan, nan],
+        );
+        same(
+            &run("softmin", &[], &[1, 3], &[1.0, nan, 2.0]),
+            &[nan, nan, nan],
+        );
+        same(
+            &run(
+                "softmax",
+                &[("axis", "1")],
+                &[1, 2, 2],
+                &[1.0, nan, 2.0, 3.0],
+            ),
+            &[0.26894143, nan, 0.7310586, nan],
+        );
+        same(
+            &run("SoftmaxActivation", &[], &[1, 3], &[1.0, nan, 2.0]),
+            &[nan, nan, nan],
+        );
+        same(
+            &run("SoftmaxOutput", &[], &[1, 3], &[1.0, nan, 2.0]),
+            &[0.0, nan, 0.0],
+        );
     }
 
     #[test]

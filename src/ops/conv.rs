@@ -83,7 +83,7 @@ impl Window {
 
     /// Multiply-adds per output position and input channel: the product of the kernel dims.
     fn kernel_volume(&self) -> usize {
-        self.kernel.iter().product()
+        self.kernel.iter().fold(1usize, |v, &k| v.saturating_mul(k))
     }
 }
 
@@ -374,6 +374,37 @@ impl Convolution {
         })
     }
 
+    /// Scratch elements `forward` takes for `data` (saturating): the depthwise kernels' padded
+    /// planes, or one im2col block.
+    fn scratch_len(&self, data: &[usize]) -> usize {
+        let Ok(g) = self.geometry(data) else { return 0 };
+        let channels = data[1];
+        let sat = |v: u128| usize::try_from(v).unwrap_or(usize::MAX);
+        let [_, h_in, w_in] = g.input.map(|v| v as u128);
+        let [_, h_out, w_out] = g.output.map(|v| v as u128);
+        let (pad, stride) = (g.pad.map(|v| v as u128), g.stride.map(|v| v as u128));
+        if self.num_group > 1 && channels / self.num_group == 1 {
+            let planar = g.input[0] == 1 && g.kernel[0] == 1 && g.pad[0] == 0;
+            if !planar {
+                return 0;
+            }
+            let (h_pad, w_pad) = (h_in + 2 * pad[1], w_in + 2 * pad[2]);
+            if g.stride == [1; 3] {
+                let tail = (g.kernel[2] as u128 - 1) * g.dilate[2] as u128;
+                return sat(h_pad * w_pad + tail + h_out * w_pad);
+            }
+            let phase_len = w_pad.div_ceil(stride[2]);
+            return sat((h_pad + 1) * stride[2] * phase_len);
+        }
+        if g.is_pointwise() {
+            return 0;
+        }
+        let k = (channels / self.num_group) as u128 * g.kernel_size() as u128;
+        let lines = g.output[0] as u128 * h_out;
+        let per_block = (IM2COL_BLOCK as u128 / (k * w_out).max(1)).clamp(1, lines.max(1));
+        sat(k * per_block * w_out)
+    }
+
     fn weight_shape(&self, channels: usize) -> Vec<usize> {
         let mut s = vec![self.num_filter, channels / self.num_group];
         s.extend_from_slice(&self.window.kernel);
@@ -494,7 +525,8 @@ impl Convolution {
         };
         let channels_per_group = x.get(1).copied().unwrap_or(0) / self.num_group;
         (2 * numel(y) as u64)
-            .saturating_mul(channels_per_group as u64 * self.window.kernel_volume() as u64)
+            .saturating_mul(channels_per_group as u64)
+            .saturating_mul(self.window.kernel_volume() as u64)
     }
 }
 
@@ -1002,6 +1034,16 @@ impl Deconvolution {
         })
     }
 
+    /// Scratch elements `forward` takes for `data` (saturating): the column matrix.
+    fn scratch_len(&self, data: &[usize]) -> usize {
+        let Ok(g) = self.geometry(data) else { return 0 };
+        if g.is_pointwise() && g.input_size() == g.output_size() {
+            return 0;
+        }
+        let rows = (self.num_filter / self.num_group) as u128 * g.kernel_size() as u128;
+        usize::try_from(rows * g.input_size() as u128).unwrap_or(usize::MAX)
+    }
+
     fn weight_shape(&self, channels: usize) -> Vec<usize> {
         let mut s = vec![channels, self.num_filter / self.num_group];
         s.extend_from_slice(&self.window.kernel);
@@ -1093,7 +1135,9 @@ impl Deconvolution {
     fn flops(&self, inputs: &[Vec<usize>]) -> u64 {
         let Some(x) = inputs.first() else { return 0 };
         let filters_per_group = (self.num_filter / self.num_group) as u64;
-        (2 * numel(x) as u64).saturating_mul(filters_per_group * self.window.kernel_volume() as u64)
+        (2 * numel(x) as u64)
+            .saturating_mul(filters_per_group)
+            .saturating_mul(self.window.kernel_volume() as u64)
     }
 }
 
@@ -1199,7 +1243,7 @@ impl UpSampling {
             .str("sample_type")
             .ok_or_else(|| Error::attr("sample_type", "", "UpSampling requires sample_type"))?
             .to_string();
-        let num_args = positive(attrs, "num_args", Some(1))?;
+        let num_args = crate::ops::arity(attrs.int_or("num_args", 1)?, "num_args", 1)?;
         let sum = attrs.choice("multi_input_mode", &["concat", "sum"], "concat")? == "sum";
         let num_filter = attrs.int_or("num_filter", 0)?;
         let sample_type = match sample_type.as_str() {
@@ -1475,6 +1519,15 @@ impl Operator for ConvOp {
             ConvOp::Convolution(c) => c.forward(inputs, outputs, scratch),
             ConvOp::Deconvolution(d) => d.forward(inputs, outputs, scratch),
             ConvOp::UpSampling(u) => u.forward(inputs, outputs, scratch),
+        }
+    }
+
+    fn scratch_len(&self, inputs: &[Vec<usize>]) -> usize {
+        let Some(data) = inputs.first() else { return 0 };
+        match self {
+            ConvOp::Convolution(c) => c.scratch_len(data),
+            ConvOp::Deconvolution(d) => d.scratch_len(data),
+            ConvOp::UpSampling(_) => 0,
         }
     }
 

@@ -582,19 +582,9 @@ impl Operator for ElementwiseOp {
                     a_max: required("a_max")?,
                 }
             }
-            "add_n" => {
-                let n = attrs.int_req("num_args")?;
-                if n < 1 {
-                    return Err(Error::attr(
-                        "num_args",
-                        &n.to_string(),
-                        "must be at least 1",
-                    ));
-                }
-                ElementwiseOp::AddN {
-                    num_args: n as usize,
-                }
-            }
+            "add_n" => ElementwiseOp::AddN {
+                num_args: crate::ops::arity(attrs.int_req("num_args")?, "num_args", 1)?,
+            },
             "where" => ElementwiseOp::Where,
             "Cast" => {
                 let raw = attrs

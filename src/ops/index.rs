@@ -105,7 +105,7 @@ fn positive(attrs: &Attrs, key: &str) -> Result<usize> {
     if v < 1 {
         return Err(Error::attr(key, &v.to_string(), "must be at least 1"));
     }
-    Ok(v as usize)
+    crate::dims::dim_from_i64(v, key)
 }
 
 fn mode(attrs: &Attrs, allowed: &[&str]) -> Result<IndexMode> {

@@ -107,12 +107,37 @@ pub trait Operator {
         0
     }
 
+    /// f32 elements of [`Scratch`] (`a` + `b`) the CPU kernel takes beyond its inputs and
+    /// outputs, for the planner's memory budget. 0 for kernels whose scratch is bounded by
+    /// their own tensors; the convolution family reports its im2col / padded-plane buffers.
+    fn scratch_len(&self, _inputs: &[Vec<usize>]) -> usize {
+        0
+    }
+
     /// True when output 0 is input 0 with the same values in the same order (only the shape may
     /// differ): Flatten, Reshape, Dropout at inference, BlockGrad, ... The planner then aliases
     /// the buffers instead of copying.
     fn is_view(&self) -> bool {
         false
     }
+}
+
+/// The most inputs or outputs a variadic operator may declare (`num_args`, `num_outputs`):
+/// an operator's slots are materialised as a list, so a hostile `num_args=2000000000` must be
+/// an error, not a 2-billion-entry allocation.
+pub(crate) const MAX_ARITY: i64 = 1 << 16;
+
+/// Reads a variadic operator's count (`num_args`, `num_outputs`, `sections`): in
+/// `[min, MAX_ARITY]`.
+pub(crate) fn arity(value: i64, key: &str, min: i64) -> Result<usize> {
+    if value < min || value > MAX_ARITY {
+        return Err(crate::error::Error::attr(
+            key,
+            &value.to_string(),
+            format!("must be in [{min}, {MAX_ARITY}]"),
+        ));
+    }
+    Ok(value as usize)
 }
 
 /// Resolves a possibly negative `axis` (counting from the end, as MXNet does) against `ndim`.
@@ -171,6 +196,10 @@ macro_rules! define_op_enum {
 
             pub fn flops(&self, inputs: &[Vec<usize>], outputs: &[Vec<usize>]) -> u64 {
                 match self { $(Op::$variant(o) => o.flops(inputs, outputs)),* }
+            }
+
+            pub fn scratch_len(&self, inputs: &[Vec<usize>]) -> usize {
+                match self { $(Op::$variant(o) => o.scratch_len(inputs)),* }
             }
 
             pub fn is_view(&self) -> bool {

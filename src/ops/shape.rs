@@ -12,9 +12,10 @@
 //! `transpose`, `reverse` and `broadcast_axis` reject negative axes; most other ops accept them.
 //! Every rule below was checked against MXNet 1.9.1 (the numbers in the tests come from it).
 
+use crate::dims::{add, dim_from_i64, mul};
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
-use crate::ops::{resolve_axis, InputRole, Operator, Scratch};
+use crate::ops::{arity, resolve_axis, InputRole, Operator, Scratch};
 use crate::tensor::{numel, View, ViewMut};
 
 /// Operators of this family. Attribute defaults are MXNet's (spec §4.3).
@@ -200,14 +201,16 @@ fn count(value: i64, key: &str, min: i64) -> Result<usize> {
             format!("must be at least {min}"),
         ));
     }
-    Ok(value as usize)
+    dim_from_i64(value, key)
 }
 
 /// A `(a, b)` attribute of two non-negative ints.
 fn pair(attrs: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
     match attrs.ints(key)? {
         None => Ok(default),
-        Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => Ok([v[0] as usize, v[1] as usize]),
+        Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => {
+            Ok([dim_from_i64(v[0], key)?, dim_from_i64(v[1], key)?])
+        }
         Some(v) => Err(Error::attr(
             key,
             &format!("{v:?}"),
@@ -358,7 +361,7 @@ impl Reshape {
                     if d2 == -1 && d1 > 0 {
                         d2 = d0 as i64 / d1;
                     }
-                    if d1 <= 0 || d2 <= 0 || (d1 * d2) as usize != d0 {
+                    if d1 <= 0 || d2 <= 0 || d1.checked_mul(d2) != i64::try_from(d0).ok() {
                         return Err(err(format!(
                             "split dims {}, {} do not divide original dim {d0}",
                             codes[i - 1],
@@ -369,7 +372,7 @@ impl Reshape {
                     out.push(d2 as usize);
                 }
                 d if d > 0 => {
-                    out.push(d as usize);
+                    out.push(dim_from_i64(d, "Reshape")?);
                     src += 1;
                 }
                 d => return Err(err(format!("invalid code {d}"))),
@@ -381,8 +384,8 @@ impl Reshape {
                 .iter()
                 .enumerate()
                 .filter(|&(k, _)| k != pos)
-                .map(|(_, &d)| d)
-                .product();
+                .try_fold(1usize, |n, (_, &d)| n.checked_mul(d))
+                .ok_or_else(|| err("the other dims overflow".into()))?;
             let total = numel(input);
             if known == 0 || total % known != 0 {
                 return Err(err(format!(
@@ -498,7 +501,7 @@ fn numpy_range(len: i64, begin: Option<i64>, end: Option<i64>, step: i64) -> (us
 
 impl Crop {
     fn parse(attrs: &Attrs) -> Result<Crop> {
-        let num_args = count(attrs.int_req("num_args")?, "num_args", 1)?;
+        let num_args = arity(attrs.int_req("num_args")?, "num_args", 1)?;
         if num_args > 2 {
             return Err(Error::attr(
                 "num_args",
@@ -569,7 +572,7 @@ impl SplitV2 {
         let sections = attrs.int_or("sections", 0)?;
         let split = SplitV2 {
             indices,
-            sections: count(sections, "sections", 0)?,
+            sections: arity(sections, "sections", 0)?,
             axis: attrs.int_or("axis", 1)?,
             squeeze_axis: attrs.bool_or("squeeze_axis", false)?,
         };
@@ -651,11 +654,14 @@ impl Pad {
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         self.check(input)?;
-        Ok(input
+        input
             .iter()
             .enumerate()
-            .map(|(a, &d)| d + self.pad_width[2 * a] + self.pad_width[2 * a + 1])
-            .collect())
+            .map(|(a, &d)| {
+                let before = add(d, self.pad_width[2 * a], "Pad")?;
+                add(before, self.pad_width[2 * a + 1], "Pad")
+            })
+            .collect()
     }
 
     /// MXNet's restrictions on the input shape and the pads (does not allocate).
@@ -794,18 +800,18 @@ impl Operator for ShapeOp {
             },
             "Crop" => ShapeOp::Crop(Crop::parse(attrs)?),
             "SliceChannel" => ShapeOp::SliceChannel {
-                num_outputs: count(attrs.int_req("num_outputs")?, "num_outputs", 1)?,
+                num_outputs: arity(attrs.int_req("num_outputs")?, "num_outputs", 1)?,
                 axis: attrs.int_or("axis", 1)?,
                 squeeze_axis: attrs.bool_or("squeeze_axis", false)?,
             },
             "_split_v2" => ShapeOp::SplitV2(SplitV2::parse(attrs)?),
             "Concat" => ShapeOp::Concat {
-                num_args: count(attrs.int_req("num_args")?, "num_args", 1)?,
+                num_args: arity(attrs.int_req("num_args")?, "num_args", 1)?,
                 dim: attrs.int_or("dim", 1)?,
             },
             "stack" => ShapeOp::Stack {
                 axis: attrs.int_or("axis", 0)?,
-                num_args: count(attrs.int_req("num_args")?, "num_args", 1)?,
+                num_args: arity(attrs.int_req("num_args")?, "num_args", 1)?,
             },
             "Pad" => ShapeOp::Pad(Pad::parse(attrs)?),
             "broadcast_to" => ShapeOp::BroadcastTo {
@@ -1111,7 +1117,7 @@ impl ShapeOp {
                 if axes.is_empty() {
                     view.permute(|k| rank - 1 - k);
                 } else {
-                    let in_range = |a: i64| a >= 0 && (a as usize) < rank;
+                    let in_range = |a: i64| usize::try_from(a).is_ok_and(|a| a < rank);
                     let unique = |k: usize| !axes[..k].contains(&axes[k]);
                     let valid = axes.len() == rank
                         && axes
@@ -1225,20 +1231,21 @@ impl ShapeOp {
                         )));
                     }
                     // 0 keeps the input dim.
-                    if target != 0 && target as usize != data[axis] {
+                    let target = dim_from_i64(target, "broadcast_to")?;
+                    if target != 0 && target != data[axis] {
                         if data[axis] != 1 {
                             return Err(Error::shape(format!(
                                 "broadcast_to: array cannot be broadcast from {} to {shape:?}",
                                 fmt_shape(data)
                             )));
                         }
-                        view.broadcast(axis, target as usize);
+                        view.broadcast(axis, target);
                     }
                 }
             }
             ShapeOp::BroadcastAxis { axes, sizes } => {
                 for (&axis, &size) in axes.iter().zip(sizes) {
-                    if axis < 0 || axis as usize >= data.len() || size < 1 {
+                    if usize::try_from(axis).map_or(true, |a| a >= data.len()) || size < 1 {
                         return Err(Error::shape(format!(
                             "broadcast_axis: invalid axis {axis} / size {size} for input {}",
                             fmt_shape(data)
@@ -1250,7 +1257,7 @@ impl ShapeOp {
                             fmt_shape(data)
                         )));
                     }
-                    view.broadcast(axis as usize, size as usize);
+                    view.broadcast(axis as usize, dim_from_i64(size, "broadcast_axis: size")?);
                 }
             }
             ShapeOp::BroadcastLike { lhs_axes, rhs_axes } => {
@@ -1295,9 +1302,10 @@ impl ShapeOp {
                     let d = (k + data.len())
                         .checked_sub(rank)
                         .map(|i| (data[i], view.strides[i]));
-                    let r = (k + reps.len())
-                        .checked_sub(rank)
-                        .map_or(1, |i| reps[i] as usize);
+                    let r = match (k + reps.len()).checked_sub(rank) {
+                        Some(i) => dim_from_i64(reps[i], "tile: reps")?,
+                        None => 1,
+                    };
                     let (dim, stride) = d.unwrap_or((1, 0));
                     tiled.push(r, 0)?;
                     tiled.push(dim, stride)?;
@@ -1325,7 +1333,7 @@ impl ShapeOp {
             }
             ShapeOp::Reverse { axes } => {
                 for &a in axes {
-                    if a < 0 || a as usize >= data.len() {
+                    if usize::try_from(a).map_or(true, |a| a >= data.len()) {
                         return Err(Error::shape(format!(
                             "reverse: axis {a} is out of range for {}",
                             fmt_shape(data)
@@ -1337,14 +1345,15 @@ impl ShapeOp {
             ShapeOp::DepthToSpace { block } => {
                 let [n, c, h, w] = nchw(data, op)?;
                 let b = *block;
-                if c % (b * b) != 0 {
+                let bb = mul(b, b, "depth_to_space: block_size²")?;
+                if c % bb != 0 {
                     return Err(Error::shape(format!(
                         "depth_to_space: channels of {} must be a multiple of block_size² = {}",
                         fmt_shape(data),
-                        b * b
+                        bb
                     )));
                 }
-                let c_out = c / (b * b);
+                let c_out = c / bb;
                 let hw = (h * w) as isize;
                 // Output (n, c, h, i, w, j) reads in[n, (i·b + j)·C' + c, h, w].
                 view = StridedView::from_axes(&[
@@ -1386,14 +1395,18 @@ impl ShapeOp {
         let dims = &view.shape[..view.rank];
         Ok(match self {
             // (rep_k, dim_k) pairs.
-            ShapeOp::Tile { .. } => dims.chunks(2).map(|p| p.iter().product()).collect(),
+            ShapeOp::Tile { .. } => dims
+                .chunks(2)
+                .map(|p| mul(p[0], p.get(1).copied().unwrap_or(1), "tile"))
+                .collect::<Result<_>>()?,
             ShapeOp::Repeat { axis: None, .. } => vec![numel(dims)],
             ShapeOp::Repeat {
                 axis: Some(a),
                 repeats,
             } => {
                 let mut out = data.to_vec();
-                out[resolve_axis(*a, data.len(), "repeat")?] *= repeats;
+                let a = resolve_axis(*a, data.len(), "repeat")?;
+                out[a] = mul(out[a], *repeats, "repeat")?;
                 out
             }
             // (n, c, h, i, w, j) → (n, c, h·b, w·b)
