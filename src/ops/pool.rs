@@ -386,7 +386,9 @@ fn axis_window(o: usize, input: usize, kernel: usize, stride: usize, pad: usize)
     let start = o as i64 * stride as i64 - pad as i64;
     let end = (start + kernel as i64).min(input as i64 + pad as i64);
     let padded = (end - start).max(0) as usize;
-    let clipped_start = start.max(0) as usize;
+    // Under the "full" convention a last window may start past the input (found by the `plan`
+    // fuzz target): it is then empty, never a slice out of range.
+    let clipped_start = (start.max(0) as usize).min(input);
     let clipped_end = (end.min(input as i64).max(0) as usize).max(clipped_start);
     AxisWindow {
         start: clipped_start,
@@ -498,6 +500,14 @@ mod tests {
     use super::*;
     use crate::ops::conv::tests::{check_mx_cases, run_op, MxCase};
     use crate::ops::Op;
+
+    /// A window that starts past the input (pooling_convention="full", kernel 6x1, stride 2x3 on
+    /// 8x8: the `plan` fuzz target's crash) is empty, not an out-of-range slice.
+    #[test]
+    fn window_starting_past_the_input_is_empty() {
+        let w = axis_window(3, 8, 1, 3, 0);
+        assert_eq!((w.start, w.end), (8, 8));
+    }
 
     /// Outputs of MXNet 1.9.1 for inputs `gen(shape, 0)` (see `conv::tests::gen`).
     #[rustfmt::skip]
