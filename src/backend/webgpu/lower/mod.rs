@@ -4,7 +4,9 @@
 
 mod activation;
 mod conv;
+mod creation;
 mod dense;
+mod detection;
 mod elementwise;
 mod index;
 mod norm;
@@ -464,6 +466,8 @@ pub(crate) fn lower_step(
         Op::Activation(a) => activation::lower(l, a, ins, outs),
         Op::Reduce(r) => reduce::lower(l, r, ins, outs),
         Op::Index(i) => index::lower(l, i, ins, outs),
+        Op::Creation(c) => creation::lower(l, c, outs),
+        Op::Detection(d) => detection::lower(l, d, ins, outs),
     }
 }
 
