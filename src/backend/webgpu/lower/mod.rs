@@ -366,6 +366,13 @@ impl<'a> Lowering<'a> {
         BufRef::Const(self.consts.len() - 1)
     }
 
+    /// A workspace buffer of `n` values for this step's kernels (allocated with the plan like the
+    /// constants; its contents are rewritten by every forward that uses them).
+    pub fn scratch(&mut self, n: usize) -> BufRef {
+        self.consts.push(vec![0u8; n.max(1) * 4]);
+        BufRef::Const(self.consts.len() - 1)
+    }
+
     /// A constant buffer of i32 values (read by shaders with `bitcast<i32>`).
     pub fn constant_i32(&mut self, data: &[i32]) -> BufRef {
         self.consts
