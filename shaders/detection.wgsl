@@ -529,3 +529,30 @@ fn mbd_nms(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         storageBarrier();
     }
 }
+
+// ------------------------------------------------------------------ gather_nd
+
+// One output element per thread. in0 = data, in1 = indices (M, positions), in2 = the data's
+// leading M axis sizes (i32 bits); p.width = M, p.rows = positions, p.k = the inner size. The CPU
+// kernel rejects out-of-range indices as MXNet does; here they clamp.
+@compute @workgroup_size(256)
+fn gather_nd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let e = flat_index(wg, nwg, lid);
+    if (e >= p.n) {
+        return;
+    }
+    let inner = p.k;
+    let y = e / inner;
+    let r = e % inner;
+    var off = 0u;
+    for (var a = 0u; a < p.width; a++) {
+        let size = bitcast<u32>(in2[a]);
+        var x = clamp(in1[a * p.rows + y], -f32(size), f32(size) - 1.0);
+        if (x < 0.0) {
+            x += f32(size);
+        }
+        off = off * size + min(u32(trunc(x)), size - 1u);
+    }
+    out0[e] = in0[off * inner + r];
+}

@@ -1,5 +1,5 @@
 //! Object-detection operators: `_contrib_box_nms`, `_contrib_box_decode`, `_contrib_box_encode`,
-//! `_contrib_MultiBoxPrior`, `_contrib_MultiBoxDetection`.
+//! `_contrib_MultiBoxPrior`, `_contrib_MultiBoxDetection`, and `gather_nd` (CenterNet's decoder).
 //!
 //! Semantics as MXNet 1.9.1 computes them on the CPU (checked by the `ops/det_*` fixtures, including
 //! tie-breaking):
@@ -88,6 +88,12 @@ pub enum DetectionOp {
     BoxEncode,
     MultiBoxPrior(MultiBoxPrior),
     MultiBoxDetection(MultiBoxDetection),
+    /// `gather_nd(data, indices)`: `indices (M, Y...)` picks `data[i0, .., iM-1, ...]` for every
+    /// `Y` position → `Y... + data.shape[M:]`. An index must lie in `[-size, size − 1]` (as a
+    /// float, before truncation; MXNet's CPU raises otherwise, and so does this CPU kernel;
+    /// the WebGPU kernel clamps); a negative index gets `size` added while still a float, then
+    /// is truncated (−0.95 of 5 → 4).
+    GatherNd,
 }
 
 fn format(attrs: &Attrs, key: &str) -> Result<bool> {
@@ -434,6 +440,7 @@ impl Operator for DetectionOp {
                 corner: attrs.choice("format", &["corner", "center"], "center")? == "corner",
             },
             "_contrib_box_encode" => DetectionOp::BoxEncode,
+            "gather_nd" => DetectionOp::GatherNd,
             "_contrib_MultiBoxPrior" => DetectionOp::MultiBoxPrior(MultiBoxPrior {
                 sizes: positive_floats(attrs, "sizes", &[1.0])?,
                 ratios: positive_floats(attrs, "ratios", &[1.0])?,
@@ -465,6 +472,7 @@ impl Operator for DetectionOp {
             DetectionOp::BoxEncode => "_contrib_box_encode",
             DetectionOp::MultiBoxPrior(_) => "_contrib_MultiBoxPrior",
             DetectionOp::MultiBoxDetection(_) => "_contrib_MultiBoxDetection",
+            DetectionOp::GatherNd => "gather_nd",
         }
     }
 
@@ -474,6 +482,7 @@ impl Operator for DetectionOp {
             DetectionOp::BoxDecode { .. } => &["data", "anchors"],
             DetectionOp::BoxEncode => &["samples", "matches", "anchors", "refs", "means", "stds"],
             DetectionOp::MultiBoxDetection(_) => &["cls_prob", "loc_pred", "anchor"],
+            DetectionOp::GatherNd => &["data", "indices"],
         };
         names
             .iter()
@@ -576,6 +585,18 @@ impl Operator for DetectionOp {
                 }
                 Ok(vec![vec![c[0], c[2], 6]])
             }
+            DetectionOp::GatherNd => {
+                let (d, i) = (&shapes[0], &shapes[1]);
+                if i.is_empty() || i[0] == 0 || i[0] > d.len() {
+                    return Err(bad("indices must be (M, ...) with 1 <= M <= data's rank"));
+                }
+                let mut out: Vec<usize> = i[1..].to_vec();
+                out.extend_from_slice(&d[i[0]..]);
+                if out.is_empty() {
+                    out.push(1);
+                }
+                Ok(vec![out])
+            }
         }
     }
 
@@ -675,6 +696,32 @@ impl Operator for DetectionOp {
                     )));
                 }
                 out.copy_from_slice(&anchors);
+                Ok(())
+            }
+            DetectionOp::GatherNd => {
+                let (d, idx) = (inputs[0], inputs[1]);
+                let m = idx.shape[0];
+                let positions = idx.data.len() / m.max(1);
+                let inner = numel(&d.shape[m..]);
+                let out = &mut *outputs[0].data;
+                for y in 0..positions {
+                    let mut off = 0usize;
+                    for (a, &size) in d.shape[..m].iter().enumerate() {
+                        let x = idx.data[a * positions + y];
+                        if !(x >= -(size as f32) && x <= size as f32 - 1.0) {
+                            return Err(Error::shape(format!(
+                                "gather_nd: index {x} is out of bounds for axis {a} with size {size}"
+                            )));
+                        }
+                        // Negative indices are shifted while still floats, then truncated
+                        // (-0.95 with size 5 is 4.05, so 4).
+                        let w = if x < 0.0 { x + size as f32 } else { x };
+                        let k = (w.trunc() as usize).min(size - 1);
+                        off = off * size + k;
+                    }
+                    out[y * inner..(y + 1) * inner]
+                        .copy_from_slice(&d.data[off * inner..(off + 1) * inner]);
+                }
                 Ok(())
             }
             DetectionOp::MultiBoxDetection(det) => {

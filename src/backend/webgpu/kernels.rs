@@ -124,6 +124,7 @@ kernels! {
     MBD_CANDIDATES = Detection::"mbd_candidates"(3 -> 1);
     MBD_COMPACT = Detection::"mbd_compact"(1 -> 2);
     MBD_NMS = Detection::"mbd_nms"(3 -> 1);
+    GATHER_ND = Detection::"gather_nd"(3 -> 1);
 }
 
 impl Kernel {

@@ -8,7 +8,8 @@
 //! compaction. Their workspaces are plan buffers ([`Lowering::scratch`]).
 
 use crate::backend::webgpu::kernels::{
-    BOX_DECODE, BOX_ENCODE, BOX_NMS, MBD_CANDIDATES, MBD_COMPACT, MBD_NMS, SORT_INIT, SORT_STEP,
+    BOX_DECODE, BOX_ENCODE, BOX_NMS, GATHER_ND, MBD_CANDIDATES, MBD_COMPACT, MBD_NMS, SORT_INIT,
+    SORT_STEP,
 };
 use crate::error::{Error, Result};
 use crate::ops::detection::{DetectionOp, Nms};
@@ -169,6 +170,31 @@ pub(crate) fn lower(
                 p.u(),
                 bufs,
                 vec![y.whole(&BOX_ENCODE)?, masks.whole(&BOX_ENCODE)?],
+            )
+        }
+        DetectionOp::GatherNd => {
+            let (d, idx) = (input(0)?, input(1)?);
+            let m = idx.shape[0];
+            let sizes: Vec<i32> = d.shape[..m]
+                .iter()
+                .map(|&s| i32::try_from(s))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| Error::Unsupported("gather_nd: axis too large".into()))?;
+            let sizes = l.constant_i32(&sizes);
+            let n = y.numel();
+            let p = Params {
+                n,
+                rows: idx.numel() / m.max(1),
+                width: m,
+                k: numel(&d.shape[m..]),
+                ..Params::default()
+            };
+            l.linear(
+                GATHER_ND,
+                n,
+                p.u(),
+                vec![d.whole(&GATHER_ND)?, idx.whole(&GATHER_ND)?, sizes],
+                vec![y.whole(&GATHER_ND)?],
             )
         }
         DetectionOp::MultiBoxPrior(prior) => {
