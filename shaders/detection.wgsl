@@ -29,6 +29,15 @@ struct P {
     classes: u32,
     threshold: f32,
     _pad: u32,
+    // ROIAlign / ROIPooling (rows = H, width = W)
+    batch: u32,
+    channels: u32,     // input channels
+    out_channels: u32,
+    ph: u32,
+    pw: u32,
+    sample_ratio: i32,
+    scale: f32,        // spatial_scale
+    roi_flags: u32,    // 1 position_sensitive, 2 aligned
 }
 @group(0) @binding(0) var<uniform> p: P;
 
@@ -555,4 +564,137 @@ fn gather_nd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
         off = off * size + min(u32(trunc(x)), size - 1u);
     }
     out0[e] = in0[off * inner + r];
+}
+
+// ------------------------------------------------------------------ ROIAlign / ROIPooling
+
+fn roi_bilinear(plane: u32, y0: f32, x0: f32) -> f32 {
+    let h = p.rows;
+    let w = p.width;
+    if (y0 < -1.0 || y0 > f32(h) || x0 < -1.0 || x0 > f32(w)) {
+        return 0.0;
+    }
+    var y = max(y0, 0.0);
+    var x = max(x0, 0.0);
+    var yl = u32(y);
+    var xl = u32(x);
+    var yh = yl + 1u;
+    var xh = xl + 1u;
+    if (yl >= h - 1u) {
+        yl = h - 1u;
+        yh = yl;
+        y = f32(yl);
+    }
+    if (xl >= w - 1u) {
+        xl = w - 1u;
+        xh = xl;
+        x = f32(xl);
+    }
+    let ly = y - f32(yl);
+    let lx = x - f32(xl);
+    let hy = 1.0 - ly;
+    let hx = 1.0 - lx;
+    return hy * hx * in0[plane + yl * w + xl] + hy * lx * in0[plane + yl * w + xh]
+        + ly * hx * in0[plane + yh * w + xl] + ly * lx * in0[plane + yh * w + xh];
+}
+
+// One output value per thread. in0 = data (B, C, H, W), in1 = rois (R, 5) → out0 (R, C', ph, pw).
+@compute @workgroup_size(256)
+fn roi_align(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let e = flat_index(wg, nwg, lid);
+    if (e >= p.n) {
+        return;
+    }
+    let px = e % p.pw;
+    let py = (e / p.pw) % p.ph;
+    let c = (e / (p.pw * p.ph)) % p.out_channels;
+    let r = e / (p.pw * p.ph * p.out_channels);
+    let bi = i32(in1[r * 5u]);
+    if (bi < 0 || u32(bi) >= p.batch) {
+        out0[e] = 0.0;
+        return;
+    }
+    var off = 0.0;
+    if ((p.roi_flags & 2u) != 0u) {
+        off = 0.5;
+    }
+    let sw = in1[r * 5u + 1u] * p.scale - off;
+    let sh = in1[r * 5u + 2u] * p.scale - off;
+    var rw = in1[r * 5u + 3u] * p.scale - off - sw;
+    var rh = in1[r * 5u + 4u] * p.scale - off - sh;
+    if ((p.roi_flags & 2u) == 0u) {
+        rw = max(rw, 1.0);
+        rh = max(rh, 1.0);
+    }
+    let bh = rh / f32(p.ph);
+    let bw = rw / f32(p.pw);
+    var gh = u32(ceil(rh / f32(p.ph)));
+    var gw = u32(ceil(rw / f32(p.pw)));
+    if (p.sample_ratio > 0) {
+        gh = u32(p.sample_ratio);
+        gw = u32(p.sample_ratio);
+    }
+    let count = f32(max(gh * gw, 1u));
+    var cin = c;
+    if ((p.roi_flags & 1u) != 0u) {
+        cin = (c * p.ph + py) * p.pw + px;
+    }
+    let plane = (u32(bi) * p.channels + cin) * p.rows * p.width;
+    var acc = 0.0;
+    for (var iy = 0u; iy < gh; iy++) {
+        let y = sh + f32(py) * bh + (f32(iy) + 0.5) * bh / f32(gh);
+        for (var ix = 0u; ix < gw; ix++) {
+            let x = sw + f32(px) * bw + (f32(ix) + 0.5) * bw / f32(gw);
+            acc += roi_bilinear(plane, y, x);
+        }
+    }
+    out0[e] = acc / count;
+}
+
+// C's round(): half away from zero.
+fn round_away(x: f32) -> f32 {
+    return sign(x) * floor(abs(x) + 0.5);
+}
+
+@compute @workgroup_size(256)
+fn roi_pool(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let e = flat_index(wg, nwg, lid);
+    if (e >= p.n) {
+        return;
+    }
+    let px = e % p.pw;
+    let py = (e / p.pw) % p.ph;
+    let c = (e / (p.pw * p.ph)) % p.out_channels;
+    let r = e / (p.pw * p.ph * p.out_channels);
+    let bi = i32(in1[r * 5u]);
+    if (bi < 0 || u32(bi) >= p.batch) {
+        out0[e] = 0.0;
+        return;
+    }
+    let h = i32(p.rows);
+    let w = i32(p.width);
+    let sw = i32(round_away(in1[r * 5u + 1u] * p.scale));
+    let sh = i32(round_away(in1[r * 5u + 2u] * p.scale));
+    let ew = i32(round_away(in1[r * 5u + 3u] * p.scale));
+    let eh = i32(round_away(in1[r * 5u + 4u] * p.scale));
+    let bh = f32(max(eh - sh + 1, 1)) / f32(p.ph);
+    let bw = f32(max(ew - sw + 1, 1)) / f32(p.pw);
+    let hs = clamp(i32(floor(f32(py) * bh)) + sh, 0, h);
+    let he = clamp(i32(ceil(f32(py + 1u) * bh)) + sh, 0, h);
+    let ws = clamp(i32(floor(f32(px) * bw)) + sw, 0, w);
+    let we = clamp(i32(ceil(f32(px + 1u) * bw)) + sw, 0, w);
+    if (he <= hs || we <= ws) {
+        out0[e] = 0.0;
+        return;
+    }
+    let plane = (u32(bi) * p.channels + c) * p.rows * p.width;
+    var m = -F32_MAX;
+    for (var y = hs; y < he; y++) {
+        for (var x = ws; x < we; x++) {
+            m = max(m, in0[plane + u32(y * w + x)]);
+        }
+    }
+    out0[e] = m;
 }

@@ -94,6 +94,162 @@ pub enum DetectionOp {
     /// the WebGPU kernel clamps); a negative index gets `size` added while still a float, then
     /// is truncated (−0.95 of 5 → 4).
     GatherNd,
+    /// `_contrib_ROIAlign(data (B, C, H, W), rois (R, 5) [batch, x1, y1, x2, y2])` →
+    /// `(R, C, ph, pw)` (position-sensitive: `C / (ph·pw)` channels): the average of bilinear
+    /// samples on a `sample_ratio` grid per bin (`ceil(roi size / pooled size)` when ≤ 0);
+    /// `aligned` shifts by half a pixel and lets small rois stay smaller than a pixel.
+    RoiAlign(RoiAlign),
+    /// `ROIPooling(data, rois)`: the maximum over each bin of the rounded roi (0 for empty bins).
+    RoiPooling {
+        pooled: [usize; 2],
+        spatial_scale: f32,
+    },
+}
+
+/// `_contrib_ROIAlign` attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoiAlign {
+    pub pooled: [usize; 2],
+    pub spatial_scale: f32,
+    pub sample_ratio: i64,
+    pub position_sensitive: bool,
+    pub aligned: bool,
+}
+
+/// Bilinear sample of one `h × w` plane at (y, x) as MXNet's ROIAlign does (0 outside
+/// `[-1, h] × [-1, w]`, clamped to the border inside it).
+pub fn roi_bilinear(plane: &[f32], h: usize, w: usize, y: f32, x: f32) -> f32 {
+    if y < -1.0 || y > h as f32 || x < -1.0 || x > w as f32 {
+        return 0.0;
+    }
+    let (mut y, mut x) = (y.max(0.0), x.max(0.0));
+    let (mut yl, mut xl) = (y as usize, x as usize);
+    let (yh, xh);
+    if yl >= h - 1 {
+        yl = h - 1;
+        yh = yl;
+        y = yl as f32;
+    } else {
+        yh = yl + 1;
+    }
+    if xl >= w - 1 {
+        xl = w - 1;
+        xh = xl;
+        x = xl as f32;
+    } else {
+        xh = xl + 1;
+    }
+    let (ly, lx) = (y - yl as f32, x - xl as f32);
+    let (hy, hx) = (1.0 - ly, 1.0 - lx);
+    hy * hx * plane[yl * w + xl]
+        + hy * lx * plane[yl * w + xh]
+        + ly * hx * plane[yh * w + xl]
+        + ly * lx * plane[yh * w + xh]
+}
+
+impl RoiAlign {
+    /// One output value: roi `roi`, output channel `c`, bin (ph, pw), over `data (B, C, H, W)`.
+    pub fn value(
+        &self,
+        data: &[f32],
+        dshape: &[usize],
+        roi: &[f32],
+        c: usize,
+        ph: usize,
+        pw: usize,
+    ) -> f32 {
+        let (b, ch, h, w) = (dshape[0], dshape[1], dshape[2], dshape[3]);
+        let bi = roi[0] as i64;
+        if bi < 0 || bi as usize >= b || h == 0 || w == 0 {
+            return 0.0;
+        }
+        let off = if self.aligned { 0.5 } else { 0.0 };
+        let ss = self.spatial_scale;
+        let (sw, sh) = (roi[1] * ss - off, roi[2] * ss - off);
+        let (ew, eh) = (roi[3] * ss - off, roi[4] * ss - off);
+        let (mut rw, mut rh) = (ew - sw, eh - sh);
+        if !self.aligned {
+            rw = rw.max(1.0);
+            rh = rh.max(1.0);
+        }
+        let [pooled_h, pooled_w] = self.pooled;
+        let (bh, bw) = (rh / pooled_h as f32, rw / pooled_w as f32);
+        let gh = if self.sample_ratio > 0 {
+            self.sample_ratio as usize
+        } else {
+            (rh / pooled_h as f32).ceil() as usize
+        };
+        let gw = if self.sample_ratio > 0 {
+            self.sample_ratio as usize
+        } else {
+            (rw / pooled_w as f32).ceil() as usize
+        };
+        let count = (gh * gw).max(1) as f32;
+        let cin = if self.position_sensitive {
+            (c * pooled_h + ph) * pooled_w + pw
+        } else {
+            c
+        };
+        let plane = &data[((bi as usize) * ch + cin) * h * w..][..h * w];
+        let mut acc = 0.0f32;
+        for iy in 0..gh {
+            let y = sh + ph as f32 * bh + (iy as f32 + 0.5) * bh / gh as f32;
+            for ix in 0..gw {
+                let x = sw + pw as f32 * bw + (ix as f32 + 0.5) * bw / gw as f32;
+                acc += roi_bilinear(plane, h, w, y, x);
+            }
+        }
+        acc / count
+    }
+}
+
+/// MXNet's `round` (half away from zero).
+fn round_half_away(x: f32) -> f32 {
+    x.round()
+}
+
+/// One ROIPooling output value.
+#[allow(clippy::too_many_arguments)]
+pub fn roi_pool_value(
+    data: &[f32],
+    dshape: &[usize],
+    roi: &[f32],
+    pooled: [usize; 2],
+    ss: f32,
+    c: usize,
+    ph: usize,
+    pw: usize,
+) -> f32 {
+    let (b, ch, h, w) = (dshape[0], dshape[1], dshape[2] as i64, dshape[3] as i64);
+    let bi = roi[0] as i64;
+    if bi < 0 || bi as usize >= b {
+        return 0.0;
+    }
+    let sw = round_half_away(roi[1] * ss) as i64;
+    let sh = round_half_away(roi[2] * ss) as i64;
+    let ew = round_half_away(roi[3] * ss) as i64;
+    let eh = round_half_away(roi[4] * ss) as i64;
+    let rh = (eh - sh + 1).max(1) as f32;
+    let rw = (ew - sw + 1).max(1) as f32;
+    let (bh, bw) = (rh / pooled[0] as f32, rw / pooled[1] as f32);
+    let hs = ((ph as f32 * bh).floor() as i64 + sh).clamp(0, h);
+    let he = (((ph + 1) as f32 * bh).ceil() as i64 + sh).clamp(0, h);
+    let ws = ((pw as f32 * bw).floor() as i64 + sw).clamp(0, w);
+    let we = (((pw + 1) as f32 * bw).ceil() as i64 + sw).clamp(0, w);
+    if he <= hs || we <= ws {
+        return 0.0;
+    }
+    let plane = &data[((bi as usize) * ch + c) * (h * w) as usize..][..(h * w) as usize];
+    let mut m = f32::MIN;
+    for y in hs..he {
+        for x in ws..we {
+            let v = plane[(y * w + x) as usize];
+            if v > m {
+                m = v;
+            }
+        }
+    }
+    m
 }
 
 fn format(attrs: &Attrs, key: &str) -> Result<bool> {
@@ -441,6 +597,39 @@ impl Operator for DetectionOp {
             },
             "_contrib_box_encode" => DetectionOp::BoxEncode,
             "gather_nd" => DetectionOp::GatherNd,
+            "_contrib_ROIAlign" | "ROIPooling" => {
+                let p = attrs.ints("pooled_size")?.ok_or_else(|| {
+                    Error::attr("pooled_size", "", "required attribute is missing")
+                })?;
+                let pooled = match p[..] {
+                    [a, b] if a > 0 && b > 0 => [a as usize, b as usize],
+                    [a] if a > 0 => [a as usize, a as usize],
+                    _ => {
+                        return Err(Error::attr(
+                            "pooled_size",
+                            attrs.raw("pooled_size").unwrap_or(""),
+                            "expected one or two positive sizes",
+                        ))
+                    }
+                };
+                let spatial_scale = attrs.float("spatial_scale")?.ok_or_else(|| {
+                    Error::attr("spatial_scale", "", "required attribute is missing")
+                })? as f32;
+                if op == "ROIPooling" {
+                    DetectionOp::RoiPooling {
+                        pooled,
+                        spatial_scale,
+                    }
+                } else {
+                    DetectionOp::RoiAlign(RoiAlign {
+                        pooled,
+                        spatial_scale,
+                        sample_ratio: attrs.int_or("sample_ratio", -1)?,
+                        position_sensitive: attrs.bool_or("position_sensitive", false)?,
+                        aligned: attrs.bool_or("aligned", false)?,
+                    })
+                }
+            }
             "_contrib_MultiBoxPrior" => DetectionOp::MultiBoxPrior(MultiBoxPrior {
                 sizes: positive_floats(attrs, "sizes", &[1.0])?,
                 ratios: positive_floats(attrs, "ratios", &[1.0])?,
@@ -473,6 +662,8 @@ impl Operator for DetectionOp {
             DetectionOp::MultiBoxPrior(_) => "_contrib_MultiBoxPrior",
             DetectionOp::MultiBoxDetection(_) => "_contrib_MultiBoxDetection",
             DetectionOp::GatherNd => "gather_nd",
+            DetectionOp::RoiAlign(_) => "_contrib_ROIAlign",
+            DetectionOp::RoiPooling { .. } => "ROIPooling",
         }
     }
 
@@ -483,6 +674,7 @@ impl Operator for DetectionOp {
             DetectionOp::BoxEncode => &["samples", "matches", "anchors", "refs", "means", "stds"],
             DetectionOp::MultiBoxDetection(_) => &["cls_prob", "loc_pred", "anchor"],
             DetectionOp::GatherNd => &["data", "indices"],
+            DetectionOp::RoiAlign(_) | DetectionOp::RoiPooling { .. } => &["data", "rois"],
         };
         names
             .iter()
@@ -584,6 +776,24 @@ impl Operator for DetectionOp {
                     ));
                 }
                 Ok(vec![vec![c[0], c[2], 6]])
+            }
+            DetectionOp::RoiAlign(RoiAlign { pooled, .. })
+            | DetectionOp::RoiPooling { pooled, .. } => {
+                let (d, r) = (&shapes[0], &shapes[1]);
+                if d.len() != 4 || r.len() != 2 || r[1] != 5 {
+                    return Err(bad("expected data (B, C, H, W) and rois (R, 5)"));
+                }
+                let ps = matches!(self, DetectionOp::RoiAlign(a) if a.position_sensitive);
+                let mut c = d[1];
+                if ps {
+                    if c % (pooled[0] * pooled[1]) != 0 {
+                        return Err(bad(
+                            "position_sensitive needs channels divisible by the pooled area",
+                        ));
+                    }
+                    c /= pooled[0] * pooled[1];
+                }
+                Ok(vec![vec![r[0], c, pooled[0], pooled[1]]])
             }
             DetectionOp::GatherNd => {
                 let (d, i) = (&shapes[0], &shapes[1]);
@@ -721,6 +931,32 @@ impl Operator for DetectionOp {
                     }
                     out[y * inner..(y + 1) * inner]
                         .copy_from_slice(&d.data[off * inner..(off + 1) * inner]);
+                }
+                Ok(())
+            }
+            DetectionOp::RoiAlign(_) | DetectionOp::RoiPooling { .. } => {
+                let (d, rois) = (inputs[0], inputs[1]);
+                let oshape = outputs[0].shape.to_vec();
+                let (c, ph, pw) = (oshape[1], oshape[2], oshape[3]);
+                let out = &mut *outputs[0].data;
+                for (e, v) in out.iter_mut().enumerate() {
+                    let (x, y, ch, r) = (
+                        e % pw,
+                        (e / pw) % ph,
+                        (e / (pw * ph)) % c,
+                        e / (pw * ph * c),
+                    );
+                    let roi = &rois.data[r * 5..r * 5 + 5];
+                    *v = match self {
+                        DetectionOp::RoiAlign(a) => a.value(d.data, d.shape, roi, ch, y, x),
+                        DetectionOp::RoiPooling {
+                            pooled,
+                            spatial_scale,
+                        } => {
+                            roi_pool_value(d.data, d.shape, roi, *pooled, *spatial_scale, ch, y, x)
+                        }
+                        _ => 0.0,
+                    };
                 }
                 Ok(())
             }

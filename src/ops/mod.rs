@@ -17,7 +17,7 @@
 //! | `index.rs`       | Embedding, take, pick, one_hot |
 //! | `reduce.rs`      | sum, mean, max, min, prod, nansum, nanprod, norm, argmax, argmin, topk |
 //! | `creation.rs`    | _arange, _zeros, _ones, _full |
-//! | `detection.rs`   | _contrib_box_nms, _contrib_box_decode, _contrib_box_encode, _contrib_MultiBoxPrior, _contrib_MultiBoxDetection, gather_nd |
+//! | `detection.rs`   | _contrib_box_nms, _contrib_box_decode, _contrib_box_encode, _contrib_MultiBoxPrior, _contrib_MultiBoxDetection, _contrib_ROIAlign, ROIPooling, gather_nd |
 
 use crate::error::Result;
 use crate::format::attrs::Attrs;

@@ -125,6 +125,8 @@ kernels! {
     MBD_COMPACT = Detection::"mbd_compact"(1 -> 2);
     MBD_NMS = Detection::"mbd_nms"(3 -> 1);
     GATHER_ND = Detection::"gather_nd"(3 -> 1);
+    ROI_ALIGN = Detection::"roi_align"(2 -> 1);
+    ROI_POOL = Detection::"roi_pool"(2 -> 1);
 }
 
 impl Kernel {

@@ -8,8 +8,8 @@
 //! compaction. Their workspaces are plan buffers ([`Lowering::scratch`]).
 
 use crate::backend::webgpu::kernels::{
-    BOX_DECODE, BOX_ENCODE, BOX_NMS, GATHER_ND, MBD_CANDIDATES, MBD_COMPACT, MBD_NMS, SORT_INIT,
-    SORT_STEP,
+    BOX_DECODE, BOX_ENCODE, BOX_NMS, GATHER_ND, MBD_CANDIDATES, MBD_COMPACT, MBD_NMS, ROI_ALIGN,
+    ROI_POOL, SORT_INIT, SORT_STEP,
 };
 use crate::error::{Error, Result};
 use crate::ops::detection::{DetectionOp, Nms};
@@ -38,6 +38,14 @@ struct Params {
     clip: f32,
     classes: usize,
     threshold: f32,
+    batch: usize,
+    channels: usize,
+    out_channels: usize,
+    ph: usize,
+    pw: usize,
+    sample_ratio: i64,
+    scale: f32,
+    roi_flags: u32,
 }
 
 const FORCE: u32 = 1;
@@ -71,6 +79,14 @@ impl Params {
             .u(self.classes)
             .f(self.threshold)
             .u(0)
+            .u(self.batch)
+            .u(self.channels)
+            .u(self.out_channels)
+            .u(self.ph)
+            .u(self.pw)
+            .i(self.sample_ratio.clamp(-1, i32::MAX as i64))
+            .f(self.scale)
+            .bits(self.roi_flags)
     }
 }
 
@@ -195,6 +211,45 @@ pub(crate) fn lower(
                 p.u(),
                 vec![d.whole(&GATHER_ND)?, idx.whole(&GATHER_ND)?, sizes],
                 vec![y.whole(&GATHER_ND)?],
+            )
+        }
+        DetectionOp::RoiAlign(_) | DetectionOp::RoiPooling { .. } => {
+            let (d, rois) = (input(0)?, input(1)?);
+            let (kernel, pooled, scale, sample_ratio, roi_flags) = match op {
+                DetectionOp::RoiAlign(a) => (
+                    ROI_ALIGN,
+                    a.pooled,
+                    a.spatial_scale,
+                    a.sample_ratio,
+                    (a.position_sensitive as u32) | ((a.aligned as u32) << 1),
+                ),
+                DetectionOp::RoiPooling {
+                    pooled,
+                    spatial_scale,
+                } => (ROI_POOL, *pooled, *spatial_scale, 0, 0),
+                _ => return Err(Error::Backend("ROI lowering of another op".into())),
+            };
+            let n = y.numel();
+            let p = Params {
+                n,
+                rows: d.shape[2],
+                width: d.shape[3],
+                batch: d.shape[0],
+                channels: d.shape[1],
+                out_channels: y.shape[1],
+                ph: pooled[0],
+                pw: pooled[1],
+                sample_ratio,
+                scale,
+                roi_flags,
+                ..Params::default()
+            };
+            l.linear(
+                kernel,
+                n,
+                p.u(),
+                vec![d.whole(&kernel)?, rois.whole(&kernel)?],
+                vec![y.whole(&kernel)?],
             )
         }
         DetectionOp::MultiBoxPrior(prior) => {
