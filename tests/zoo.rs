@@ -83,3 +83,14 @@ fn legacy_lightened_cnn() {
 fn legacy_miaow1988_squeezenet_v1_2() {
     zoo("legacy_miaow1988_squeezenet_v1_2");
 }
+
+/// GluonCV detectors (issue 10): box_nms / box_decode / _arange heads, compared per output head.
+#[test]
+fn det_ssd_512_mobilenet1_0_voc() {
+    zoo("det_ssd_512_mobilenet1_0_voc");
+}
+
+#[test]
+fn det_yolo3_mobilenet1_0_voc() {
+    zoo("det_yolo3_mobilenet1_0_voc");
+}

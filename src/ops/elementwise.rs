@@ -601,14 +601,30 @@ impl Operator for ElementwiseOp {
                     })?;
                 ElementwiseOp::Cast { dtype }
             }
-            "zeros_like" => ElementwiseOp::Fill {
-                name: "zeros_like",
-                value: 0.0,
-            },
-            "ones_like" => ElementwiseOp::Fill {
-                name: "ones_like",
-                value: 1.0,
-            },
+            "zeros_like" | "ones_like" => {
+                // GluonCV writes `zeros_like(x, dtype='int64')`: 0 and 1 are the same in every
+                // dtype, so the dtype is only checked.
+                if let Some(raw) = attrs.str("dtype") {
+                    if !CAST_DTYPES.contains(&raw) {
+                        return Err(Error::attr(
+                            "dtype",
+                            raw,
+                            format!("expected one of {}", CAST_DTYPES.join(", ")),
+                        ));
+                    }
+                }
+                if op == "zeros_like" {
+                    ElementwiseOp::Fill {
+                        name: "zeros_like",
+                        value: 0.0,
+                    }
+                } else {
+                    ElementwiseOp::Fill {
+                        name: "ones_like",
+                        value: 1.0,
+                    }
+                }
+            }
             "Dropout" => {
                 let p = attrs.float_or("p", 0.5)?;
                 let mode = attrs.choice("mode", &["training", "always"], "training")?;

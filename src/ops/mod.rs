@@ -16,6 +16,8 @@
 //! | `shape.rs`       | Reshape, Flatten, transpose, expand_dims, squeeze, SwapAxis, slice*, Crop, SliceChannel, _split_v2, Concat, stack, Pad, broadcast_to/axis/like, tile, repeat, reshape_like, shape_array, size_array |
 //! | `index.rs`       | Embedding, take, pick, one_hot |
 //! | `reduce.rs`      | sum, mean, max, min, prod, nansum, nanprod, norm, argmax, argmin, topk |
+//! | `creation.rs`    | _arange, _zeros, _ones, _full |
+//! | `detection.rs`   | _contrib_box_nms, _contrib_box_decode, _contrib_box_encode, _contrib_MultiBoxPrior, _contrib_MultiBoxDetection, _contrib_ROIAlign, ROIPooling, gather_nd |
 
 use crate::error::Result;
 use crate::format::attrs::Attrs;
@@ -23,7 +25,9 @@ use crate::tensor::{View, ViewMut};
 
 pub mod activation;
 pub mod conv;
+pub mod creation;
 pub mod dense;
+pub mod detection;
 pub mod elementwise;
 pub mod index;
 pub mod norm;
@@ -219,6 +223,8 @@ define_op_enum! {
     Shape(shape::ShapeOp),
     Index(index::IndexOp),
     Reduce(reduce::ReduceOp),
+    Creation(creation::CreationOp),
+    Detection(detection::DetectionOp),
 }
 
 /// Maps an operator alias to the canonical name MXNet writes (spec §2.7).

@@ -33,6 +33,7 @@ pub(crate) enum Family {
     Softmax,
     Reduce,
     Index,
+    Detection,
 }
 
 impl Family {
@@ -47,6 +48,7 @@ impl Family {
             Family::Softmax => include_str!("../../../shaders/softmax.wgsl"),
             Family::Reduce => include_str!("../../../shaders/reduce.wgsl"),
             Family::Index => include_str!("../../../shaders/index.wgsl"),
+            Family::Detection => include_str!("../../../shaders/detection.wgsl"),
         }
     }
 
@@ -61,6 +63,7 @@ impl Family {
             Family::Softmax => "softmax.wgsl",
             Family::Reduce => "reduce.wgsl",
             Family::Index => "index.wgsl",
+            Family::Detection => "detection.wgsl",
         }
     }
 }
@@ -112,6 +115,18 @@ kernels! {
     TAKE = Index::"take"(2 -> 1);
     PICK = Index::"pick"(2 -> 1);
     ONE_HOT = Index::"one_hot"(1 -> 1);
+    // detection.wgsl
+    BOX_DECODE = Detection::"box_decode"(2 -> 1);
+    BOX_ENCODE = Detection::"box_encode"(6 -> 2);
+    SORT_INIT = Detection::"sort_init"(0 -> 1);
+    SORT_STEP = Detection::"sort_step"(1 -> 1);
+    BOX_NMS = Detection::"box_nms"(2 -> 2);
+    MBD_CANDIDATES = Detection::"mbd_candidates"(3 -> 1);
+    MBD_COMPACT = Detection::"mbd_compact"(1 -> 2);
+    MBD_NMS = Detection::"mbd_nms"(3 -> 1);
+    GATHER_ND = Detection::"gather_nd"(3 -> 1);
+    ROI_ALIGN = Detection::"roi_align"(2 -> 1);
+    ROI_POOL = Detection::"roi_pool"(2 -> 1);
 }
 
 impl Kernel {

@@ -4,7 +4,9 @@
 
 mod activation;
 mod conv;
+mod creation;
 mod dense;
+mod detection;
 mod elementwise;
 mod index;
 mod norm;
@@ -364,6 +366,13 @@ impl<'a> Lowering<'a> {
         BufRef::Const(self.consts.len() - 1)
     }
 
+    /// A workspace buffer of `n` values for this step's kernels (allocated with the plan like the
+    /// constants; its contents are rewritten by every forward that uses them).
+    pub fn scratch(&mut self, n: usize) -> BufRef {
+        self.consts.push(vec![0u8; n.max(1) * 4]);
+        BufRef::Const(self.consts.len() - 1)
+    }
+
     /// A constant buffer of i32 values (read by shaders with `bitcast<i32>`).
     pub fn constant_i32(&mut self, data: &[i32]) -> BufRef {
         self.consts
@@ -464,6 +473,8 @@ pub(crate) fn lower_step(
         Op::Activation(a) => activation::lower(l, a, ins, outs),
         Op::Reduce(r) => reduce::lower(l, r, ins, outs),
         Op::Index(i) => index::lower(l, i, ins, outs),
+        Op::Creation(c) => creation::lower(l, c, outs),
+        Op::Detection(d) => detection::lower(l, d, ins, outs),
     }
 }
 
