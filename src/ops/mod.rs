@@ -16,6 +16,8 @@
 //! | `shape.rs`       | Reshape, Flatten, transpose, expand_dims, squeeze, SwapAxis, slice*, Crop, SliceChannel, _split_v2, Concat, stack, Pad, broadcast_to/axis/like, tile, repeat, reshape_like, shape_array, size_array |
 //! | `index.rs`       | Embedding, take, pick, one_hot |
 //! | `reduce.rs`      | sum, mean, max, min, prod, nansum, nanprod, norm, argmax, argmin, topk |
+//! | `resize.rs`      | _contrib_BilinearResize2D (all modes), _contrib_AdaptiveAvgPooling2D |
+//! | `rnn.rs`         | RNN (fused lstm, gru, rnn_relu, rnn_tanh); `_rnn_param_concat` is an alias of Concat |
 
 use crate::error::Result;
 use crate::format::attrs::Attrs;
@@ -29,6 +31,8 @@ pub mod index;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod resize;
+pub mod rnn;
 pub mod shape;
 
 /// What an operator input slot holds. The JSON does not say; the operator definition does
@@ -190,6 +194,8 @@ define_op_enum! {
     Shape(shape::ShapeOp),
     Index(index::IndexOp),
     Reduce(reduce::ReduceOp),
+    Rnn(rnn::RnnOp),
+    Resize(resize::ResizeOp),
 }
 
 /// Maps an operator alias to the canonical name MXNet writes (spec §2.7).
@@ -251,6 +257,7 @@ pub fn canonical_name(op: &str) -> &str {
         "broadcast_minus" => "broadcast_sub",
         "broadcast_axes" => "broadcast_axis",
         "choose_element_0index" => "pick",
+        "_rnn_param_concat" => "Concat",
         other => other,
     }
 }

@@ -33,6 +33,8 @@ pub(crate) enum Family {
     Softmax,
     Reduce,
     Index,
+    Rnn,
+    Resize,
 }
 
 impl Family {
@@ -47,6 +49,8 @@ impl Family {
             Family::Softmax => include_str!("../../../shaders/softmax.wgsl"),
             Family::Reduce => include_str!("../../../shaders/reduce.wgsl"),
             Family::Index => include_str!("../../../shaders/index.wgsl"),
+            Family::Rnn => include_str!("../../../shaders/rnn.wgsl"),
+            Family::Resize => include_str!("../../../shaders/resize.wgsl"),
         }
     }
 
@@ -61,6 +65,8 @@ impl Family {
             Family::Softmax => "softmax.wgsl",
             Family::Reduce => "reduce.wgsl",
             Family::Index => "index.wgsl",
+            Family::Rnn => "rnn.wgsl",
+            Family::Resize => "resize.wgsl",
         }
     }
 }
@@ -112,6 +118,12 @@ kernels! {
     TAKE = Index::"take"(2 -> 1);
     PICK = Index::"pick"(2 -> 1);
     ONE_HOT = Index::"one_hot"(1 -> 1);
+    // rnn.wgsl
+    RNN_INPUT = Rnn::"rnn_input"(2 -> 1);
+    RNN_RECUR = Rnn::"rnn_recur"(3 -> 3);
+    // resize.wgsl
+    BILINEAR = Resize::"bilinear"(1 -> 1);
+    ADAPTIVE_AVG = Resize::"adaptive_avg"(1 -> 1);
 }
 
 impl Kernel {

@@ -10,6 +10,8 @@ mod index;
 mod norm;
 mod pool;
 mod reduce;
+mod resize;
+mod rnn;
 mod shape;
 
 use crate::error::{fmt_shape, Error, Result};
@@ -464,6 +466,8 @@ pub(crate) fn lower_step(
         Op::Activation(a) => activation::lower(l, a, ins, outs),
         Op::Reduce(r) => reduce::lower(l, r, ins, outs),
         Op::Index(i) => index::lower(l, i, ins, outs),
+        Op::Rnn(r) => rnn::lower(l, r, ins, outs),
+        Op::Resize(r) => resize::lower(l, r, ins, outs),
     }
 }
 
