@@ -83,3 +83,19 @@ fn legacy_lightened_cnn() {
 fn legacy_miaow1988_squeezenet_v1_2() {
     zoo("legacy_miaow1988_squeezenet_v1_2");
 }
+
+/// GluonCV segmentation (issue 10): FCN at two input sizes and Fast-SCNN (random weights).
+#[test]
+fn fcn_resnet50_voc() {
+    zoo("fcn_resnet50_voc");
+}
+
+#[test]
+fn fcn_resnet50_voc_96() {
+    zoo("fcn_resnet50_voc_96");
+}
+
+#[test]
+fn fastscnn_citys() {
+    zoo("fastscnn_citys");
+}

@@ -17,6 +17,8 @@
 //! | `index.rs`       | Embedding, take, pick, one_hot |
 //! | `reduce.rs`      | sum, mean, max, min, prod, nansum, nanprod, norm, argmax, argmin, topk |
 //! | `resize.rs`      | _contrib_BilinearResize2D (all modes), _contrib_AdaptiveAvgPooling2D |
+//! | `sequence.rs`    | SequenceMask, SequenceLast, SequenceReverse |
+//! | `transformer.rs` | _contrib_interleaved_matmul_selfatt_qk/valatt, _contrib_interleaved_matmul_encdec_qk/valatt, _contrib_div_sqrt_dim, _contrib_arange_like |
 //! | `rnn.rs`         | RNN (fused lstm, gru, rnn_relu, rnn_tanh); `_rnn_param_concat` is an alias of Concat |
 
 use crate::error::Result;
@@ -33,7 +35,9 @@ pub mod pool;
 pub mod reduce;
 pub mod resize;
 pub mod rnn;
+pub mod sequence;
 pub mod shape;
+pub mod transformer;
 
 /// What an operator input slot holds. The JSON does not say; the operator definition does
 /// (spec §2.6).
@@ -196,6 +200,8 @@ define_op_enum! {
     Reduce(reduce::ReduceOp),
     Rnn(rnn::RnnOp),
     Resize(resize::ResizeOp),
+    Sequence(sequence::SequenceOp),
+    Transformer(transformer::TransformerOp),
 }
 
 /// Maps an operator alias to the canonical name MXNet writes (spec §2.7).

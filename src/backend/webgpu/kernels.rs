@@ -35,6 +35,7 @@ pub(crate) enum Family {
     Index,
     Rnn,
     Resize,
+    Nlp,
 }
 
 impl Family {
@@ -51,6 +52,7 @@ impl Family {
             Family::Index => include_str!("../../../shaders/index.wgsl"),
             Family::Rnn => include_str!("../../../shaders/rnn.wgsl"),
             Family::Resize => include_str!("../../../shaders/resize.wgsl"),
+            Family::Nlp => include_str!("../../../shaders/nlp.wgsl"),
         }
     }
 
@@ -67,6 +69,7 @@ impl Family {
             Family::Index => "index.wgsl",
             Family::Rnn => "rnn.wgsl",
             Family::Resize => "resize.wgsl",
+            Family::Nlp => "nlp.wgsl",
         }
     }
 }
@@ -124,6 +127,11 @@ kernels! {
     // resize.wgsl
     BILINEAR = Resize::"bilinear"(1 -> 1);
     ADAPTIVE_AVG = Resize::"adaptive_avg"(1 -> 1);
+    // nlp.wgsl
+    SEQUENCE = Nlp::"sequence"(2 -> 1);
+    INTERLEAVED_QK = Nlp::"interleaved_qk"(2 -> 1);
+    INTERLEAVED_VALATT = Nlp::"interleaved_valatt"(2 -> 1);
+    DIV_SCALAR = Nlp::"div_scalar"(1 -> 1);
 }
 
 impl Kernel {

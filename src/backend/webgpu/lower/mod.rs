@@ -7,6 +7,7 @@ mod conv;
 mod dense;
 mod elementwise;
 mod index;
+mod nlp;
 mod norm;
 mod pool;
 mod reduce;
@@ -468,6 +469,8 @@ pub(crate) fn lower_step(
         Op::Index(i) => index::lower(l, i, ins, outs),
         Op::Rnn(r) => rnn::lower(l, r, ins, outs),
         Op::Resize(r) => resize::lower(l, r, ins, outs),
+        Op::Sequence(s) => nlp::lower_sequence(l, s, ins, outs),
+        Op::Transformer(t) => nlp::lower_transformer(l, t, ins, outs),
     }
 }
 
