@@ -575,6 +575,61 @@ mod tests {
         assert!(o.infer_shape(&mut bad).is_err());
     }
 
+    /// A state of shape (L·D, 0, H) (Gluon's `_zeros` begin state) is the zero state.
+    #[test]
+    fn empty_states_are_zero_states() {
+        let o = op(&[
+            ("mode", "lstm"),
+            ("state_size", "3"),
+            ("num_layers", "2"),
+            ("bidirectional", "True"),
+            ("state_outputs", "True"),
+        ]);
+        let (t, n, i) = (4, 2, 3);
+        let (_, total) = o.param_layout(i);
+        let x: Vec<f32> = (0..t * n * i)
+            .map(|k| ((k * 7 % 11) as f32 - 5.0) / 5.0)
+            .collect();
+        let w: Vec<f32> = (0..total)
+            .map(|k| ((k * 13 % 17) as f32 - 8.0) / 20.0)
+            .collect();
+        let zeros = vec![0.0f32; 4 * n * 3];
+        let run = |state_shape: &[usize], state: &[f32]| -> Vec<Vec<f32>> {
+            let shapes = [vec![t, n, 6], vec![4, n, 3], vec![4, n, 3]];
+            let mut bufs: Vec<Vec<f32>> = shapes.iter().map(|s| vec![f32::NAN; numel(s)]).collect();
+            let (xs, ws) = ([t, n, i], [total]);
+            let ins = [
+                View {
+                    shape: &xs,
+                    data: &x,
+                },
+                View {
+                    shape: &ws,
+                    data: &w,
+                },
+                View {
+                    shape: state_shape,
+                    data: state,
+                },
+                View {
+                    shape: state_shape,
+                    data: state,
+                },
+            ];
+            let mut outs: Vec<ViewMut> = bufs
+                .iter_mut()
+                .zip(&shapes)
+                .map(|(b, s)| ViewMut { shape: s, data: b })
+                .collect();
+            o.forward(&ins, &mut outs, &mut Scratch::default()).unwrap();
+            bufs
+        };
+        let explicit = run(&[4, n, 3], &zeros);
+        let empty = run(&[4, 0, 3], &[]);
+        assert_eq!(explicit, empty);
+        assert!(explicit.iter().flatten().all(|v| v.is_finite()));
+    }
+
     #[test]
     fn rejects_sequence_length_and_projection_outside_lstm() {
         let e = RnnOp::parse(
