@@ -26,8 +26,9 @@
 //! Initial states are inputs `state` and (lstm) `state_cell`. A state whose shape has a 0 where
 //! the batch size belongs (what Gluon's `begin_state` writes as `_zeros(shape=(L·D, 0, H))` in
 //! an exported graph, MXNet filling the 0 from this operator) is a zero state.
-//! `use_sequence_length=True` is not supported (an error naming it). Dropout `p` is inert at
-//! inference.
+//! `use_sequence_length=True` adds a last input `sequence_length (N,)` which MXNet 1.9.1's CPU
+//! operator ignores (every sequence runs all T steps; only cuDNN honours the lengths), and so
+//! do we: `rnn_lstm_sequence_length` checks it. Dropout `p` is inert at inference.
 
 use crate::backend::cpu::gemm::{gemm, MatRef};
 use crate::error::{fmt_shape, Error, Result};
@@ -74,6 +75,8 @@ pub struct RnnOp {
     pub bidirectional: bool,
     pub projection: Option<usize>,
     pub state_outputs: bool,
+    /// `use_sequence_length`: a `sequence_length` input exists (and is ignored, see above).
+    pub use_sequence_length: bool,
 }
 
 /// Where the weights of one (layer, direction) lie in the flat parameter vector.
@@ -224,13 +227,7 @@ impl Operator for RnnOp {
         attrs.opt_float("lstm_state_clip_min")?;
         attrs.opt_float("lstm_state_clip_max")?;
         attrs.bool_or("lstm_state_clip_nan", false)?;
-        if attrs.bool_or("use_sequence_length", false)? {
-            return Err(Error::attr(
-                "use_sequence_length",
-                attrs.raw("use_sequence_length").unwrap_or(""),
-                "variable sequence lengths are not supported by mxnet-web's RNN",
-            ));
-        }
+        let use_sequence_length = attrs.bool_or("use_sequence_length", false)?;
         let p = attrs.float_or("p", 0.0)?;
         if !(0.0..=1.0).contains(&p) {
             return Err(Error::attr("p", &p.to_string(), "must be in [0, 1]"));
@@ -244,6 +241,7 @@ impl Operator for RnnOp {
             bidirectional: attrs.bool_or("bidirectional", false)?,
             projection,
             state_outputs: attrs.bool_or("state_outputs", false)?,
+            use_sequence_length,
         }))
     }
 
@@ -259,6 +257,9 @@ impl Operator for RnnOp {
         ];
         if self.has_cell() {
             v.push(("state_cell".to_string(), InputRole::Data));
+        }
+        if self.use_sequence_length {
+            v.push(("sequence_length".to_string(), InputRole::Data));
         }
         v
     }
@@ -301,6 +302,19 @@ impl Operator for RnnOp {
             }
         }
         let ld = self.layers * self.dirs();
+        if self.use_sequence_length {
+            let k = inputs.len() - 1;
+            match &inputs[k] {
+                None => inputs[k] = Some(vec![n]),
+                Some(s) if *s == [n] => {}
+                Some(s) => {
+                    return Err(Error::shape(format!(
+                        "RNN: sequence_length has shape {}, expected ({n},)",
+                        fmt_shape(s)
+                    )))
+                }
+            }
+        }
         let states: &[(usize, &str, usize)] = if self.has_cell() {
             &[(2, "state", 0), (3, "state_cell", 1)]
         } else {
@@ -631,18 +645,15 @@ mod tests {
     }
 
     #[test]
-    fn rejects_sequence_length_and_projection_outside_lstm() {
-        let e = RnnOp::parse(
-            "RNN",
-            &Attrs::from_pairs(&[
-                ("mode", "lstm"),
-                ("state_size", "3"),
-                ("num_layers", "1"),
-                ("use_sequence_length", "True"),
-            ]),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("use_sequence_length"), "{e}");
+    fn sequence_length_is_a_last_input_and_projection_needs_lstm() {
+        let o = op(&[
+            ("mode", "gru"),
+            ("state_size", "3"),
+            ("num_layers", "1"),
+            ("use_sequence_length", "True"),
+        ]);
+        let names: Vec<String> = o.inputs().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["data", "parameters", "state", "sequence_length"]);
         assert!(RnnOp::parse(
             "RNN",
             &Attrs::from_pairs(&[

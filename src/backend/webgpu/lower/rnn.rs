@@ -23,7 +23,13 @@ pub(crate) fn lower(l: &mut Lowering, op: &RnnOp, ins: &[Operand], outs: &[Opera
             ))
         }
     };
-    let c0 = ins.get(3);
+    // Inputs: data, parameters, state, state_cell (lstm), sequence_length (ignored, as MXNet's
+    // CPU operator does).
+    let c0 = if op.mode == RnnMode::Lstm {
+        ins.get(3)
+    } else {
+        None
+    };
     let y = outs
         .first()
         .ok_or_else(|| Error::Backend("RNN without output".into()))?;
