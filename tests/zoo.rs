@@ -94,3 +94,19 @@ fn det_ssd_512_mobilenet1_0_voc() {
 fn det_yolo3_mobilenet1_0_voc() {
     zoo("det_yolo3_mobilenet1_0_voc");
 }
+
+/// GluonCV segmentation (issue 10): FCN at two input sizes and Fast-SCNN (random weights).
+#[test]
+fn fcn_resnet50_voc() {
+    zoo("fcn_resnet50_voc");
+}
+
+#[test]
+fn fcn_resnet50_voc_96() {
+    zoo("fcn_resnet50_voc_96");
+}
+
+#[test]
+fn fastscnn_citys() {
+    zoo("fastscnn_citys");
+}

@@ -18,6 +18,10 @@
 //! | `reduce.rs`      | sum, mean, max, min, prod, nansum, nanprod, norm, argmax, argmin, topk |
 //! | `creation.rs`    | _arange, _zeros, _ones, _full |
 //! | `detection.rs`   | _contrib_box_nms, _contrib_box_decode, _contrib_box_encode, _contrib_MultiBoxPrior, _contrib_MultiBoxDetection, _contrib_ROIAlign, ROIPooling, gather_nd |
+//! | `resize.rs`      | _contrib_BilinearResize2D (all modes), _contrib_AdaptiveAvgPooling2D |
+//! | `sequence.rs`    | SequenceMask, SequenceLast, SequenceReverse |
+//! | `transformer.rs` | _contrib_interleaved_matmul_selfatt_qk/valatt, _contrib_interleaved_matmul_encdec_qk/valatt, _contrib_div_sqrt_dim, _contrib_arange_like |
+//! | `rnn.rs`         | RNN (fused lstm, gru, rnn_relu, rnn_tanh); `_rnn_param_concat` is an alias of Concat |
 
 use crate::error::Result;
 use crate::format::attrs::Attrs;
@@ -33,7 +37,11 @@ pub mod index;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod resize;
+pub mod rnn;
+pub mod sequence;
 pub mod shape;
+pub mod transformer;
 
 /// What an operator input slot holds. The JSON does not say; the operator definition does
 /// (spec §2.6).
@@ -225,6 +233,10 @@ define_op_enum! {
     Reduce(reduce::ReduceOp),
     Creation(creation::CreationOp),
     Detection(detection::DetectionOp),
+    Rnn(rnn::RnnOp),
+    Resize(resize::ResizeOp),
+    Sequence(sequence::SequenceOp),
+    Transformer(transformer::TransformerOp),
 }
 
 /// Maps an operator alias to the canonical name MXNet writes (spec §2.7).
@@ -286,6 +298,7 @@ pub fn canonical_name(op: &str) -> &str {
         "broadcast_minus" => "broadcast_sub",
         "broadcast_axes" => "broadcast_axis",
         "choose_element_0index" => "pick",
+        "_rnn_param_concat" => "Concat",
         other => other,
     }
 }

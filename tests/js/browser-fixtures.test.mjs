@@ -89,8 +89,10 @@ describe("fixture cases in Chromium", () => {
       for (const group of groups) {
         test(`${group.join(", ")} match MXNet on ${setup.backend}`, { timeout: 300_000 }, async () => {
           const all = group[0] === "big" ? await bigDirs() : (await Promise.all(group.map(caseDirs))).flat();
-          // CASE=substring runs only the matching cases (like the Rust fixture tests).
-          const dirs = all.filter((d) => !process.env.CASE || d.includes(process.env.CASE));
+          // CASE=substring[,substring...] runs only the matching cases.
+          const only = process.env.CASE?.split(",");
+          const dirs = all.filter((d) => !only || only.some((c) => d.includes(c)));
+          if (only) console.log(`CASE=${process.env.CASE}: ${dirs.length} of ${all.length} cases`);
           const results = await page.evaluate(
             ([dirs, backend]) => window.runCases({ dirs, backend }),
             [dirs, setup.backend],

@@ -34,6 +34,9 @@ pub(crate) enum Family {
     Reduce,
     Index,
     Detection,
+    Rnn,
+    Resize,
+    Nlp,
 }
 
 impl Family {
@@ -49,6 +52,9 @@ impl Family {
             Family::Reduce => include_str!("../../../shaders/reduce.wgsl"),
             Family::Index => include_str!("../../../shaders/index.wgsl"),
             Family::Detection => include_str!("../../../shaders/detection.wgsl"),
+            Family::Rnn => include_str!("../../../shaders/rnn.wgsl"),
+            Family::Resize => include_str!("../../../shaders/resize.wgsl"),
+            Family::Nlp => include_str!("../../../shaders/nlp.wgsl"),
         }
     }
 
@@ -64,6 +70,9 @@ impl Family {
             Family::Reduce => "reduce.wgsl",
             Family::Index => "index.wgsl",
             Family::Detection => "detection.wgsl",
+            Family::Rnn => "rnn.wgsl",
+            Family::Resize => "resize.wgsl",
+            Family::Nlp => "nlp.wgsl",
         }
     }
 }
@@ -127,6 +136,17 @@ kernels! {
     GATHER_ND = Detection::"gather_nd"(3 -> 1);
     ROI_ALIGN = Detection::"roi_align"(2 -> 1);
     ROI_POOL = Detection::"roi_pool"(2 -> 1);
+    // rnn.wgsl
+    RNN_INPUT = Rnn::"rnn_input"(2 -> 1);
+    RNN_RECUR = Rnn::"rnn_recur"(3 -> 3);
+    // resize.wgsl
+    BILINEAR = Resize::"bilinear"(1 -> 1);
+    ADAPTIVE_AVG = Resize::"adaptive_avg"(1 -> 1);
+    // nlp.wgsl
+    SEQUENCE = Nlp::"sequence"(2 -> 1);
+    INTERLEAVED_QK = Nlp::"interleaved_qk"(2 -> 1);
+    INTERLEAVED_VALATT = Nlp::"interleaved_valatt"(2 -> 1);
+    DIV_SCALAR = Nlp::"div_scalar"(1 -> 1);
 }
 
 impl Kernel {

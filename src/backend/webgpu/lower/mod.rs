@@ -9,9 +9,12 @@ mod dense;
 mod detection;
 mod elementwise;
 mod index;
+mod nlp;
 mod norm;
 mod pool;
 mod reduce;
+mod resize;
+mod rnn;
 mod shape;
 
 use crate::error::{fmt_shape, Error, Result};
@@ -475,6 +478,10 @@ pub(crate) fn lower_step(
         Op::Index(i) => index::lower(l, i, ins, outs),
         Op::Creation(c) => creation::lower(l, c, outs),
         Op::Detection(d) => detection::lower(l, d, ins, outs),
+        Op::Rnn(r) => rnn::lower(l, r, ins, outs),
+        Op::Resize(r) => resize::lower(l, r, ins, outs),
+        Op::Sequence(s) => nlp::lower_sequence(l, s, ins, outs),
+        Op::Transformer(t) => nlp::lower_transformer(l, t, ins, outs),
     }
 }
 
