@@ -5,7 +5,8 @@ struct P {
     rows: u32,       // outer · inner
     n: u32,
     inner: u32,
-    flags: u32,      // 1 = negate (softmin), 2 = log, 4 = use length (in1), 8 = cast the output
+    flags: u32,      // 1 = negate (softmin), 2 = log, 4 = use length (in1), 8 = cast the output,
+                     // 16 = oneDNN's NaN convention (SoftmaxRows::onednn_nan in src/ops/activation.rs)
     temperature: f32,
     cast_code: u32,
     x_off: u32,
@@ -75,6 +76,20 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         }
     }
     m = reduce_max(lid, m);
+    // oneDNN's convention (flag 16): a NaN (or inf - inf) gives NaN at its own position only;
+    // the row's other values become 0 (softmax) or x - max - ln(FLT_MAX) (log_softmax), as if
+    // the NaN's exp saturated the sum. The max above already skips NaN (`m < NaN` is false).
+    // Decided here, applied in the store loop (no barrier may follow a non-uniform branch).
+    var nan_row = false;
+    if ((p.flags & 16u) != 0u) {
+        var any_nan = 0.0;
+        for (var j = lid; j < len; j += SW) {
+            if (is_nan(sign * in0[p.x_off + base + j * p.inner] - m)) {
+                any_nan = 1.0;
+            }
+        }
+        nan_row = reduce_max(lid, any_nan) > 0.0;
+    }
     var s = 0.0;
     for (var j = lid; j < len; j += SW) {
         s += exp((sign * in0[p.x_off + base + j * p.inner] - m) / p.temperature);
@@ -84,7 +99,14 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     for (var j = lid; j < p.n; j += SW) {
         let k = base + j * p.inner;
         var y = 0.0;
-        if (j < len) {
+        if (j < len && nan_row) {
+            let d = sign * in0[p.x_off + k] - m;
+            if (is_nan(d)) {
+                y = d;
+            } else if ((p.flags & 2u) != 0u) {
+                y = d - log(F32_MAX);
+            }
+        } else if (j < len) {
             let z = (sign * in0[p.x_off + k] - m) / p.temperature;
             if ((p.flags & 2u) != 0u) {
                 y = z - log_total;

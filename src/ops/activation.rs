@@ -196,6 +196,44 @@ impl ActivationOp {
             _ => Err(Error::Backend(format!("{} is not a softmax", self.name()))),
         }
     }
+
+    /// The resolved softmax of this op at `shape`: the (outer, n, inner) view, the variant and
+    /// MXNet's NaN convention. Read by the CPU kernel below and by the WebGPU lowering, so the
+    /// two cannot disagree on which rows follow oneDNN's NaN handling.
+    pub(crate) fn softmax_rows(&self, shape: &[usize]) -> Result<SoftmaxRows> {
+        let (outer, n, inner) = self.softmax_layout(shape)?;
+        let rows = |temperature: f32, negate: bool, log: bool, onednn_nan: bool| SoftmaxRows {
+            outer,
+            n,
+            inner,
+            temperature,
+            negate,
+            log,
+            onednn_nan,
+        };
+        Ok(match self {
+            ActivationOp::Softmax {
+                kind,
+                axis,
+                temperature,
+                out_dtype,
+                use_length,
+            } => rows(
+                *temperature,
+                *kind == SoftmaxKind::Softmin,
+                *kind == SoftmaxKind::LogSoftmax,
+                *kind != SoftmaxKind::Softmin
+                    && *temperature == 1.0
+                    && !*use_length
+                    && out_dtype.is_none()
+                    && resolve_axis(*axis, shape.len(), "softmax")? + 1 == shape.len(),
+            ),
+            ActivationOp::SoftmaxOutput { multi_output, .. } => {
+                rows(1.0, false, false, !*multi_output && shape.len() == 2)
+            }
+            _ => rows(1.0, false, false, false),
+        })
+    }
 }
 
 impl Operator for ActivationOp {
@@ -541,18 +579,16 @@ impl Operator for ActivationOp {
                 }
             },
             ActivationOp::Softmax {
-                kind,
-                axis,
-                temperature,
                 out_dtype,
                 use_length,
+                ..
             } => {
-                let (outer, n, inner) = self.softmax_layout(x.shape)?;
+                let rows = self.softmax_rows(x.shape)?;
                 let lengths = if *use_length {
                     let len = inputs
                         .get(1)
                         .ok_or_else(|| Error::Backend("softmax: missing input 'length'".into()))?;
-                    if len.data.len() != outer * inner {
+                    if len.data.len() != rows.outer * rows.inner {
                         return Err(Error::shape(format!(
                             "softmax: length {} does not match data {}",
                             fmt_shape(len.shape),
@@ -563,19 +599,6 @@ impl Operator for ActivationOp {
                 } else {
                     None
                 };
-                let rows = SoftmaxRows {
-                    outer,
-                    n,
-                    inner,
-                    temperature: *temperature,
-                    negate: *kind == SoftmaxKind::Softmin,
-                    log: *kind == SoftmaxKind::LogSoftmax,
-                    onednn_nan: *kind != SoftmaxKind::Softmin
-                        && *temperature == 1.0
-                        && !*use_length
-                        && out_dtype.is_none()
-                        && resolve_axis(*axis, x.shape.len(), "softmax")? + 1 == x.shape.len(),
-                };
                 rows.run(x.data, out, lengths);
                 if let Some(dtype) = out_dtype {
                     for o in out.iter_mut() {
@@ -584,22 +607,7 @@ impl Operator for ActivationOp {
                 }
             }
             ActivationOp::SoftmaxOutput { .. } | ActivationOp::SoftmaxActivation { .. } => {
-                let (outer, n, inner) = self.softmax_layout(x.shape)?;
-                let rows = SoftmaxRows {
-                    outer,
-                    n,
-                    inner,
-                    temperature: 1.0,
-                    negate: false,
-                    log: false,
-                    onednn_nan: matches!(
-                        self,
-                        ActivationOp::SoftmaxOutput {
-                            multi_output: false,
-                            ..
-                        }
-                    ) && x.shape.len() == 2,
-                };
+                let rows = self.softmax_rows(x.shape)?;
                 rows.run(x.data, out, None);
             }
             ActivationOp::RegressionOutput {
@@ -705,15 +713,15 @@ fn prelu(x: &View, gamma: &View, out: &mut [f32]) -> Result<()> {
 /// Softmax over the middle axis of data viewed as (outer, n, inner), as MXNet's CPU kernel:
 /// per row, the max (`if max < v`), then Σ exp((v − max)/T) in f64, then exp(…)/Σ or, for the
 /// log variant, (v − max)/T − ln Σ.
-struct SoftmaxRows {
-    outer: usize,
-    n: usize,
-    inner: usize,
-    temperature: f32,
+pub(crate) struct SoftmaxRows {
+    pub(crate) outer: usize,
+    pub(crate) n: usize,
+    pub(crate) inner: usize,
+    pub(crate) temperature: f32,
     /// softmin: softmax of −x.
-    negate: bool,
+    pub(crate) negate: bool,
     /// log_softmax.
-    log: bool,
+    pub(crate) log: bool,
     /// MXNet's CPU build runs softmax / log_softmax over the last axis (temperature 1, no
     /// length, float32) and 2-D SoftmaxOutput through oneDNN, whose NaN handling differs from
     /// the native kernel: the max ignores NaN, a NaN (or ∞ − ∞) gives NaN at its own position
@@ -722,7 +730,7 @@ struct SoftmaxRows {
     /// softmax([1, nan, 2]) = [0, nan, 0], log_softmax = [-89.72284, nan, -88.72284].
     /// Elsewhere (other axes, temperature, softmin, SoftmaxActivation) a NaN turns its whole
     /// row NaN, as the native kernel does.
-    onednn_nan: bool,
+    pub(crate) onednn_nan: bool,
 }
 
 impl SoftmaxRows {

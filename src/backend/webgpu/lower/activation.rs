@@ -2,8 +2,8 @@
 //! `binary` for PReLU) and `softmax.wgsl`.
 
 use crate::error::{fmt_shape, Error, Result};
-use crate::ops::activation::{ActType, ActivationOp, LeakyType, RegressionKind, SoftmaxKind};
-use crate::tensor::{numel, DType};
+use crate::ops::activation::{ActType, ActivationOp, LeakyType, RegressionKind};
+use crate::tensor::DType;
 
 use super::elementwise::{code, map, same_slabs};
 use super::{simplify, Lowering, Operand, U};
@@ -67,23 +67,12 @@ pub(crate) fn lower(
             }
         },
         ActivationOp::Softmax {
-            kind,
-            axis,
-            temperature,
             out_dtype,
             use_length,
+            ..
         } => {
-            let a = resolve(*axis, x.shape.len())?;
-            let (outer, n, inner) = around(&x.shape, a);
-            let mut flags = 0;
-            if *kind == SoftmaxKind::Softmin {
-                flags |= 1;
-            }
-            if *kind == SoftmaxKind::LogSoftmax {
-                flags |= 2;
-            }
+            let rows = op.softmax_rows(&x.shape)?;
             let length = if *use_length {
-                flags |= 4;
                 Some(
                     ins.get(1)
                         .ok_or_else(|| Error::Backend("softmax: missing length".into()))?,
@@ -92,65 +81,13 @@ pub(crate) fn lower(
                 None
             };
             let cast = match out_dtype {
-                Some(d) if !matches!(d, DType::F32 | DType::F64) => {
-                    flags |= 8;
-                    cast_code(*d)
-                }
-                _ => 0,
+                Some(d) if !matches!(d, DType::F32 | DType::F64) => Some(cast_code(*d)),
+                _ => None,
             };
-            softmax(
-                l,
-                (outer, n, inner),
-                flags,
-                *temperature,
-                cast,
-                x,
-                length,
-                y,
-            )
+            softmax(l, &rows, cast, x, length, y)
         }
-        ActivationOp::SoftmaxOutput {
-            multi_output,
-            preserve_shape,
-        } => {
-            let s = &x.shape;
-            let layout = if *multi_output {
-                if s.len() < 2 {
-                    return Err(Error::shape(format!(
-                        "SoftmaxOutput multi_output needs 2-D data, got {}",
-                        fmt_shape(s)
-                    )));
-                }
-                around(s, 1)
-            } else if *preserve_shape {
-                around(
-                    s,
-                    s.len()
-                        .checked_sub(1)
-                        .ok_or_else(|| Error::shape("SoftmaxOutput of a 0-d input"))?,
-                )
-            } else {
-                let batch = s.first().copied().unwrap_or(1);
-                (batch, numel(s).checked_div(batch).unwrap_or(0), 1)
-            };
-            softmax(l, layout, 0, 1.0, 0, x, None, y)
-        }
-        ActivationOp::SoftmaxActivation { channel } => {
-            let s = &x.shape;
-            let a = if *channel {
-                1
-            } else {
-                s.len()
-                    .checked_sub(1)
-                    .ok_or_else(|| Error::shape("SoftmaxActivation of a 0-d input"))?
-            };
-            if a >= s.len() {
-                return Err(Error::shape(format!(
-                    "SoftmaxActivation: data {}",
-                    fmt_shape(s)
-                )));
-            }
-            softmax(l, around(s, a), 0, 1.0, 0, x, None, y)
+        ActivationOp::SoftmaxOutput { .. } | ActivationOp::SoftmaxActivation { .. } => {
+            softmax(l, &op.softmax_rows(&x.shape)?, None, x, None, y)
         }
         ActivationOp::RegressionOutput {
             kind: RegressionKind::Logistic,
@@ -164,21 +101,6 @@ pub(crate) fn lower(
 fn op_name(op: &ActivationOp) -> &'static str {
     use crate::ops::Operator;
     op.name()
-}
-
-fn resolve(axis: i64, ndim: usize) -> Result<usize> {
-    let a = if axis < 0 { axis + ndim as i64 } else { axis };
-    if a < 0 || a >= ndim as i64 {
-        return Err(Error::shape(format!(
-            "axis {axis} out of range for {ndim} dimensions"
-        )));
-    }
-    Ok(a as usize)
-}
-
-/// (outer, n, inner) around axis `a`.
-fn around(shape: &[usize], a: usize) -> (usize, usize, usize) {
-    (numel(&shape[..a]), shape[a], numel(&shape[a + 1..]))
 }
 
 fn cast_code(d: DType) -> u32 {
@@ -198,20 +120,34 @@ fn cast_code(d: DType) -> u32 {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Flag bits of `softmax.wgsl`'s `P.flags`.
+const SOFTMAX_NEGATE: u32 = 1;
+const SOFTMAX_LOG: u32 = 2;
+const SOFTMAX_LENGTH: u32 = 4;
+const SOFTMAX_CAST: u32 = 8;
+const SOFTMAX_ONEDNN_NAN: u32 = 16;
+
+/// One workgroup per row of the resolved softmax (`ActivationOp::softmax_rows`, shared with the
+/// CPU kernel); `length` is softmax's `use_length` input, `cast` the output dtype's code.
 fn softmax(
     l: &mut Lowering,
-    (outer, n, inner): (usize, usize, usize),
-    flags: u32,
-    temperature: f32,
-    cast: u32,
+    spec: &crate::ops::activation::SoftmaxRows,
+    cast: Option<u32>,
     x: &Operand,
     length: Option<&Operand>,
     y: &Operand,
 ) -> Result<()> {
+    let (outer, n, inner) = (spec.outer, spec.n, spec.inner);
     if n == 0 {
         return Ok(());
     }
+    let flag = |on: bool, bit: u32| if on { bit } else { 0 };
+    let flags = flag(spec.negate, SOFTMAX_NEGATE)
+        | flag(spec.log, SOFTMAX_LOG)
+        | flag(length.is_some(), SOFTMAX_LENGTH)
+        | flag(cast.is_some(), SOFTMAX_CAST)
+        | flag(spec.onednn_nan, SOFTMAX_ONEDNN_NAN);
+    let (temperature, cast) = (spec.temperature, cast.unwrap_or(0));
     let rows = outer * inner;
     let len = match length {
         Some(o) => o.whole(&SOFTMAX)?,
