@@ -76,20 +76,20 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         }
     }
     m = reduce_max(lid, m);
-    // oneDNN's convention (flag 16): a NaN (or inf - inf) gives NaN at its own position only;
-    // the row's other values become 0 (softmax) or x - max - ln(FLT_MAX) (log_softmax), as if
-    // the NaN's exp saturated the sum. The max above already skips NaN (`m < NaN` is false).
-    // Decided here, applied in the store loop (no barrier may follow a non-uniform branch).
-    var nan_row = false;
-    if ((p.flags & 16u) != 0u) {
-        var any_nan = 0.0;
-        for (var j = lid; j < len; j += SW) {
-            if (is_nan(sign * in0[p.x_off + base + j * p.inner] - m)) {
-                any_nan = 1.0;
-            }
+    // A row holding a NaN (or inf - inf): the native kernel's sum turns the whole row NaN, and
+    // oneDNN's convention (flag 16) gives NaN at its own position only, the row's other values
+    // becoming 0 (softmax) or x - max - ln(FLT_MAX) (log_softmax), as if the NaN's exp saturated
+    // the sum. Both are decided here with bit tests, not left to NaN propagation: WGSL lets
+    // compilers assume finite arithmetic (SwiftShader then returns 0). The max above already
+    // skips NaN (`m < NaN` is false). Applied in the store loop (no barrier may follow a
+    // non-uniform branch).
+    var any_nan = 0.0;
+    for (var j = lid; j < len; j += SW) {
+        if (is_nan(sign * in0[p.x_off + base + j * p.inner] - m)) {
+            any_nan = 1.0;
         }
-        nan_row = reduce_max(lid, any_nan) > 0.0;
     }
+    let nan_row = reduce_max(lid, any_nan) > 0.0;
     var s = 0.0;
     for (var j = lid; j < len; j += SW) {
         s += exp((sign * in0[p.x_off + base + j * p.inner] - m) / p.temperature);
@@ -101,8 +101,8 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         var y = 0.0;
         if (j < len && nan_row) {
             let d = sign * in0[p.x_off + k] - m;
-            if (is_nan(d)) {
-                y = d;
+            if ((p.flags & 16u) == 0u || is_nan(d)) {
+                y = f_nan();
             } else if ((p.flags & 2u) != 0u) {
                 y = d - log(F32_MAX);
             }

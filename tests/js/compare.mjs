@@ -3,7 +3,7 @@
 
 /**
  * Compares one output with MXNet's as the Rust fixture tests do: element i passes when
- * |actual - expected| <= atol + rtol * |expected|.
+ * |actual - expected| <= atol + rtol * |expected|, or both are NaN, or both are the same infinity.
  * @returns {string | null} null when equal within tolerance, else a description of the mismatch
  */
 export function compareTensor(actual, expected, rtol, atol, label = "output") {
@@ -20,6 +20,7 @@ export function compareTensor(actual, expected, rtol, atol, label = "output") {
   for (let i = 0; i < expected.data.length; i++) {
     const a = actual.data[i];
     const b = expected.data[i];
+    if (a === b || (Number.isNaN(a) && Number.isNaN(b))) continue;
     const d = Math.abs(a - b);
     if (!(d <= atol + rtol * Math.abs(b))) {
       failures++;
