@@ -83,6 +83,13 @@ export interface BindOptions {
    * be empty. Fixes Gluon prefix mismatches such as `resnetv10_` vs `resnetv11_`.
    */
   prefixMap?: Record<string, string> | string[];
+  /**
+   * The most bytes one forward pass may take (activation buffers plus kernel scratch). Inputs
+   * whose plan needs more are refused before anything is allocated, with the size and the node
+   * in the message. Default: the platform's (2 GiB in WebAssembly; on WebGPU also the device's
+   * largest buffer).
+   */
+  memoryLimit?: number;
 }
 
 /** Options of `Model.fromBytes`. */

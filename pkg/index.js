@@ -611,6 +611,7 @@ async function create(symbolJson, symbolName, paramsBytes, paramsName, options) 
     ),
   );
   try {
+    if (options.memoryLimit !== undefined) callWasm(() => wasm.setMemoryLimit(options.memoryLimit));
     throwIfAborted(options.signal);
     // WebGPU: a device, then the weights uploaded to it.
     await callWasmAsync(() => wasm.selectBackend());
@@ -677,6 +678,7 @@ function checkOptions(opts, fn) {
     signal,
     fetch: fetchFn,
     sizes = {},
+    memoryLimit,
   } = opts;
   if (!Number.isSafeInteger(epoch) || epoch < 0) {
     throw new TypeError(`${PREFIX}epoch must be a non-negative integer, got ${String(epoch)}`);
@@ -713,9 +715,13 @@ function checkOptions(opts, fn) {
       throw new TypeError(`${PREFIX}sizes must be { symbol?: bytes, params?: bytes } (non-negative integers), got ${describe(sizes)}`);
     }
   }
+  if (memoryLimit !== undefined && !(Number.isSafeInteger(memoryLimit) && memoryLimit > 0)) {
+    throw new TypeError(`${PREFIX}memoryLimit must be a positive integer number of bytes, got ${describe(memoryLimit)}`);
+  }
   return {
     epoch,
     backend,
+    memoryLimit,
     inputs: inputList.slice(),
     allowMissing: Boolean(allowMissing),
     ignoreExtra: Boolean(ignoreExtra),

@@ -121,6 +121,13 @@ impl WasmModel {
         Ok(WasmModel { model, choice })
     }
 
+    /// Limits the bytes one forward pass may take (activations plus kernel scratch); `None`:
+    /// the platform's default. `bytes` is a positive safe integer (checked by pkg/index.js).
+    #[wasm_bindgen(js_name = setMemoryLimit)]
+    pub fn set_memory_limit(&mut self, bytes: Option<f64>) {
+        self.model.set_memory_limit(bytes.map(|b| b as u64));
+    }
+
     /// Selects the backend chosen at creation: requests a WebGPU adapter and device and uploads
     /// the weights (`webgpu`, or `auto` falling back to the CPU). Call once after `fromBytes`.
     #[wasm_bindgen(js_name = selectBackend)]

@@ -242,6 +242,31 @@ describe("backends", () => {
   });
 });
 
+describe("memoryLimit", () => {
+  test("a plan over the limit is refused with its size; within it the model runs", async () => {
+    const small = await Model.fromBytes(resnetSymbol, resnetParams, { backend: "cpu", memoryLimit: 1024 });
+    try {
+      // The model loads (weights are not activations); its forward pass does not fit in 1 KiB.
+      await assertRejects(small.run({ data: resnetInput }), ["memory limit of 1.0 KiB"]);
+    } finally {
+      small.dispose();
+    }
+    const roomy = await Model.fromBytes(resnetSymbol, resnetParams, { backend: "cpu", memoryLimit: 256 * 1024 ** 2 });
+    try {
+      const [out] = await roomy.run({ data: resnetInput });
+      assert.deepEqual(compareOutputs([out], resnet.outputs, resnet.spec.rtol, resnet.spec.atol), []);
+    } finally {
+      roomy.dispose();
+    }
+  });
+
+  test("must be a positive integer number of bytes", async () => {
+    for (const bad of [0, -1, 1.5, "1G", Number.MAX_VALUE]) {
+      await assertRejects(Model.fromBytes(resnetSymbol, resnetParams, { memoryLimit: bad }), ["memoryLimit"], "TypeError");
+    }
+  });
+});
+
 describe("errors", () => {
   let tmp;
   before(async () => {
