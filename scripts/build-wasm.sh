@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the npm package's WebAssembly part into pkg/wasm/:
-#   cargo build --target wasm32-unknown-unknown --release (simd128, see .cargo/config.toml)
+#   cargo build --target wasm32-unknown-unknown --profile wasm (simd128, see .cargo/config.toml;
+#   the size/speed trade-off of the `wasm` profile is measured in Cargo.toml)
 #   wasm-bindgen --target web (the CLI at the exact version Cargo.lock pins; installed if missing)
 #   scripts/patch-glue.mjs (trap containment in the generated glue)
-#   wasm-opt -Oz when a binaryen >= 110 is available (Debian 12's 108 breaks the module)
+#   wasm-opt -Oz (binaryen >= 110: the system's, else the npm devDependency; Debian 12's 108
+#   breaks the module)
 # Usage: scripts/build-wasm.sh [--features webgpu]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,26 +21,31 @@ if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{p
   cargo install wasm-bindgen-cli --version "$version"
 fi
 
-echo "== cargo build --lib --target wasm32-unknown-unknown --release --no-default-features ${features[*]:-}"
-cargo build --quiet --lib --target wasm32-unknown-unknown --release --no-default-features "${features[@]}"
+echo "== cargo build --lib --target wasm32-unknown-unknown --profile wasm --no-default-features ${features[*]:-}"
+cargo build --quiet --lib --target wasm32-unknown-unknown --profile wasm --no-default-features "${features[@]}"
 rm -rf pkg/wasm
 wasm-bindgen --target web --out-dir pkg/wasm --out-name mxnet_web \
-  target/wasm32-unknown-unknown/release/mxnet_web.wasm
+  target/wasm32-unknown-unknown/wasm/mxnet_web.wasm
 # Lets pkg/index.js contain a trap of the module inside async work (see the script).
 node scripts/patch-glue.mjs pkg/wasm/mxnet_web.js
 # The crates compiled into the .wasm and their licences (shipped in the npm tarball).
 bash scripts/third-party-notices.sh || echo "(could not regenerate pkg/THIRD-PARTY-NOTICES.md)" >&2
 # Binaryen <= 108 (Debian 12 ships 108) rebinds wasm-bindgen's exported externref table onto the
 # funcref table, so the module fails at start ("WebAssembly.Table.set(): ... function-typed
-# object"); fixed in 110 (WebAssembly/binaryen#4711). Older versions are skipped, and the output
-# of any version is kept only if it still instantiates.
-wasm_opt_version=$(wasm-opt --version 2>/dev/null | awk '{print $3}' || true)
-if ! command -v wasm-opt >/dev/null; then
-  echo "(wasm-opt not found: skipping size optimisation; install binaryen >= 110)"
-elif ! [ "${wasm_opt_version:-0}" -ge 110 ] 2>/dev/null; then
-  echo "(wasm-opt version ${wasm_opt_version:-?} mis-optimises wasm-bindgen's externref table: skipping it; binaryen >= 110 makes the module ~13% smaller)"
+# object"); fixed in 110 (WebAssembly/binaryen#4711). So a system wasm-opt is used only from 110
+# on; otherwise the npm devDependency `binaryen` (the same tool compiled to JS/wasm, pinned in
+# package.json). The output of any version is kept only if it still instantiates.
+wasm_opt=""
+if command -v wasm-opt >/dev/null && [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" -ge 110 ] 2>/dev/null; then
+  wasm_opt=wasm-opt
+elif [ -x node_modules/.bin/wasm-opt ]; then
+  wasm_opt=node_modules/.bin/wasm-opt
+fi
+if [ -z "$wasm_opt" ]; then
+  echo "(no wasm-opt >= 110 found, nor node_modules/.bin/wasm-opt (npm ci): skipping size optimisation)"
 else
-  wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  echo "== $wasm_opt -Oz ($("$wasm_opt" --version))"
+  "$wasm_opt" -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     pkg/wasm/mxnet_web_bg.wasm -o pkg/wasm/mxnet_web_bg.opt.wasm
   if node --input-type=module -e "

@@ -12,6 +12,7 @@ import { access, mkdtemp, readFile, rm, symlink, mkdir } from "node:fs/promises"
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
 
 import { compareOutputs } from "./compare.mjs";
 import { parseNpy } from "./npy.mjs";
@@ -350,34 +351,53 @@ describe("downloads (13.2, 13.4, 13.5, 14.7)", { timeout: 60_000 }, () => {
   });
 });
 
+// Every relative module index.js imports, and every file its modules locate with import.meta.url:
+// what a browser may download of the package. (JSDoc's `import("./index.d.ts")` type references
+// are not loads.)
+async function loadedFiles() {
+  const found = new Set(["index.js"]);
+  const queue = ["index.js"];
+  while (queue.length > 0) {
+    const file = queue.pop();
+    const text = await readFile(path.join(PKG, file), "utf8");
+    const refs = [
+      ...text.matchAll(/\bfrom\s+["'](\.{1,2}\/[^"']+)["']/g),
+      ...text.matchAll(/\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g),
+      ...text.matchAll(/new URL\(\s*["']([^"':]+)["']\s*,\s*import\.meta\.url\s*\)/g),
+    ].map((m) => path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1])));
+    for (const ref of refs) {
+      if (!found.has(ref) && !ref.endsWith(".d.ts")) {
+        found.add(ref);
+        if (ref.endsWith(".js")) queue.push(ref);
+      }
+    }
+  }
+  return found;
+}
+
 describe("packaging (13.3, 13.6)", { timeout: 120_000 }, () => {
   test("npm pack lists LICENSE, the CommonJS entry and every file index.js loads", async () => {
     const out = execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: PKG, encoding: "utf8" });
     const files = JSON.parse(out)[0].files.map((f) => f.path);
     const needed = new Set(["LICENSE", "README.md", "package.json", "index.js", "index.cjs", "index.d.ts", "THIRD-PARTY-NOTICES.md"]);
-    // Every relative module index.js imports, and every file its modules locate with import.meta.url.
-    const queue = ["index.js"];
-    while (queue.length > 0) {
-      const file = queue.pop();
-      const text = await readFile(path.join(PKG, file), "utf8");
-      const refs = [
-        ...text.matchAll(/\bfrom\s+["'](\.{1,2}\/[^"']+)["']/g),
-        ...text.matchAll(/\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g),
-        ...text.matchAll(/new URL\(\s*["']([^"':]+)["']\s*,\s*import\.meta\.url\s*\)/g),
-      ].map((m) => path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1])));
-      for (const ref of refs) {
-        if (!needed.has(ref)) {
-          needed.add(ref);
-          if (ref.endsWith(".js")) queue.push(ref);
-        }
-      }
-    }
+    for (const f of await loadedFiles()) needed.add(f);
     assert.ok(needed.has("wasm/mxnet_web_bg.wasm") && needed.has("wasm/mxnet_web.js"), [...needed].join(", "));
     for (const f of needed) assert.ok(files.includes(f), `the tarball lacks ${f} (it has ${files.join(", ")})`);
     const license = await readFile(path.join(PKG, "LICENSE"), "utf8");
     assert.match(license, /Apache License\s+Version 2\.0, January 2004/);
     const manifest = JSON.parse(await readFile(path.join(PKG, "package.json"), "utf8"));
     assert.equal(manifest.license, "Apache-2.0");
+  });
+
+  test("what a browser downloads (index.js's module graph and the .wasm) is under 500 KB gzipped (issue 9)", async () => {
+    const sizes = [];
+    for (const f of await loadedFiles()) {
+      sizes.push([f, gzipSync(await readFile(path.join(PKG, f)), { level: 9 }).length]);
+    }
+    const total = sizes.reduce((sum, [, n]) => sum + n, 0);
+    const table = sizes.map(([f, n]) => `${f} ${n}`).join(", ");
+    console.log(`package download, gzip -9: ${total} bytes (${table})`);
+    assert.ok(total < 500_000, `${total} bytes gzipped: over the 500 KB budget (${table})`);
   });
 
   test('require("mxnet-web") works, or fails with a message that says how to import it', async () => {

@@ -19,7 +19,14 @@ pub(crate) const FIRST_OUTPUT_BINDING: u32 = 8;
 /// Workgroup size of the one-thread-per-element kernels.
 pub(crate) const LINEAR_WG: u32 = 256;
 
-const COMMON: &str = include_str!("../../../shaders/common.wgsl");
+/// A shader of `shaders/` as embedded: comments and indentation removed by `build.rs`.
+macro_rules! shader {
+    ($file:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/shaders/", $file))
+    };
+}
+
+const COMMON: &str = shader!("common.wgsl");
 
 /// The shader files (one per kernel family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,19 +49,19 @@ pub(crate) enum Family {
 impl Family {
     fn source(self) -> &'static str {
         match self {
-            Family::Copy => include_str!("../../../shaders/copy.wgsl"),
-            Family::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
-            Family::Gemm => include_str!("../../../shaders/gemm.wgsl"),
-            Family::Conv => include_str!("../../../shaders/conv.wgsl"),
-            Family::Pool => include_str!("../../../shaders/pool.wgsl"),
-            Family::Norm => include_str!("../../../shaders/norm.wgsl"),
-            Family::Softmax => include_str!("../../../shaders/softmax.wgsl"),
-            Family::Reduce => include_str!("../../../shaders/reduce.wgsl"),
-            Family::Index => include_str!("../../../shaders/index.wgsl"),
-            Family::Detection => include_str!("../../../shaders/detection.wgsl"),
-            Family::Rnn => include_str!("../../../shaders/rnn.wgsl"),
-            Family::Resize => include_str!("../../../shaders/resize.wgsl"),
-            Family::Nlp => include_str!("../../../shaders/nlp.wgsl"),
+            Family::Copy => shader!("copy.wgsl"),
+            Family::Elementwise => shader!("elementwise.wgsl"),
+            Family::Gemm => shader!("gemm.wgsl"),
+            Family::Conv => shader!("conv.wgsl"),
+            Family::Pool => shader!("pool.wgsl"),
+            Family::Norm => shader!("norm.wgsl"),
+            Family::Softmax => shader!("softmax.wgsl"),
+            Family::Reduce => shader!("reduce.wgsl"),
+            Family::Index => shader!("index.wgsl"),
+            Family::Detection => shader!("detection.wgsl"),
+            Family::Rnn => shader!("rnn.wgsl"),
+            Family::Resize => shader!("resize.wgsl"),
+            Family::Nlp => shader!("nlp.wgsl"),
         }
     }
 
