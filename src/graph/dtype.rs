@@ -116,10 +116,10 @@ pub fn specialise_integer_ops(nodes: &mut [Node]) {
             continue;
         };
         match e {
-            ElementwiseOp::Binary { op, .. } | ElementwiseOp::Broadcast { op, .. } => {
-                if *op == BinaryFn::Div {
-                    *op = BinaryFn::IntDiv;
-                }
+            ElementwiseOp::Binary { op, .. } | ElementwiseOp::Broadcast { op, .. }
+                if *op == BinaryFn::Div =>
+            {
+                *op = BinaryFn::IntDiv;
             }
             ElementwiseOp::Scalar { op, scalar, .. } => {
                 *scalar = cast_value(*scalar, dtypes[id][0]);
