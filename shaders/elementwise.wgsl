@@ -379,6 +379,11 @@ fn mod_(a: f32, b: f32) -> f32 {
     if (abs(r) >= abs(b)) {
         r = 0.0;
     }
+    // Integer-valued operands (integer tensors, CenterNet's index arithmetic): the f32 quotient
+    // above is inexact past 2^24; i32 remainder is exact (the CPU computes fmod in f64).
+    if (a == trunc(a) && b == trunc(b) && abs(a) < 2147483648.0 && abs(b) < 2147483648.0) {
+        r = f32(i32(a) % i32(b));
+    }
     if (r != 0.0 && ((r < 0.0) != (b < 0.0))) {
         r = r + b;
     }
@@ -471,6 +476,15 @@ fn binop(op: u32, a: f32, b: f32) -> f32 {
         case 17u: { return flag(truthy(a) != truthy(b)); }
         // PReLU: `b` is the slope of a's channel.
         case 18u: { return select(a * b, a, a > 0.0); }
+        // Integer-tensor division: truncation toward zero, x / 0 = 0 (see BinaryFn::IntDiv).
+        // i32 arithmetic where both operands fit (exact), else the f32 quotient truncated.
+        case 19u: {
+            if (b == 0.0) { return 0.0; }
+            if (abs(a) < 2147483648.0 && abs(b) < 2147483648.0) {
+                return f32(i32(a) / i32(b));
+            }
+            return trunc(a / b);
+        }
         default: { return f_nan(); }
     }
 }

@@ -95,6 +95,20 @@ fn det_yolo3_mobilenet1_0_voc() {
     zoo("det_yolo3_mobilenet1_0_voc");
 }
 
+/// CenterNet: heatmap peaks (max pooling + broadcast_equal), topk, int64 div/mod decoding,
+/// gather_nd (128x128 input).
+#[test]
+fn det_center_net_resnet18_v1b_voc() {
+    zoo("det_center_net_resnet18_v1b_voc");
+}
+
+/// Faster R-CNN: RPN (box_decode, box_nms), ROIAlign, ResNet-50 layer4 per proposal, per-class
+/// box_decode and box_nms (128x128 input, 16 RPN proposals instead of 300).
+#[test]
+fn det_faster_rcnn_resnet50_v1b_voc() {
+    zoo("det_faster_rcnn_resnet50_v1b_voc");
+}
+
 /// GluonCV segmentation (issue 10): FCN at two input sizes and Fast-SCNN (random weights).
 #[test]
 fn fcn_resnet50_voc() {

@@ -6,6 +6,7 @@
 //! stored (BatchNorm's moving statistics, SoftmaxOutput's label, ...) are added as variables named
 //! `<node>_<slot>`, exactly as MXNet does when it loads such a file.
 
+pub mod dtype;
 pub mod shape;
 
 use std::collections::BTreeMap;
@@ -178,13 +179,14 @@ impl Graph {
                 output: e.output,
             })
             .collect();
-        let graph = Graph {
+        let mut graph = Graph {
             nodes,
             heads,
             version: raw.version,
             file: file.to_string(),
         };
         graph.check_entries()?;
+        dtype::specialise_integer_ops(&mut graph.nodes);
         Ok(graph)
     }
 

@@ -32,6 +32,7 @@ pub enum CreationOp {
         name: &'static str,
         shape: Vec<usize>,
         value: f32,
+        dtype: DType,
     },
 }
 
@@ -163,6 +164,7 @@ impl Operator for CreationOp {
                     name,
                     shape: shape.iter().map(|&d| d as usize).collect(),
                     value,
+                    dtype: dt,
                 }
             }
             _ => return Ok(None),

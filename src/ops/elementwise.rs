@@ -53,6 +53,11 @@ pub enum BinaryFn {
     LogicalAnd,
     LogicalOr,
     LogicalXor,
+    /// Division of integer tensors (`int32`/`int64`/... dtypes, see [`crate::graph::dtype`]):
+    /// C semantics, the quotient truncated toward zero (−7 / 2 = −3). MXNet 1.9.1 dies with
+    /// SIGFPE on an integer division by zero; here `x / 0 = 0`, like its integer `mod`.
+    /// Computed in f64, exact for every integer an f32 holds.
+    IntDiv,
 }
 
 impl BinaryFn {
@@ -97,8 +102,17 @@ impl BinaryFn {
             BinaryFn::LogicalAnd => flag(a != 0.0 && b != 0.0),
             BinaryFn::LogicalOr => flag(a != 0.0 || b != 0.0),
             BinaryFn::LogicalXor => flag((a != 0.0) != (b != 0.0)),
+            BinaryFn::IntDiv => int_div(a, b),
         }
     }
+}
+
+/// Truncating integer division of integer-valued operands (see [`BinaryFn::IntDiv`]).
+fn int_div(a: f32, b: f32) -> f32 {
+    if b == 0.0 {
+        return 0.0;
+    }
+    (a as f64 / b as f64).trunc() as f32
 }
 
 /// MXNet's `mshadow_op::mod` (Python semantics, `fmod` in double precision, 0 for a zero divisor).
@@ -129,7 +143,7 @@ macro_rules! with_binary_fn {
     ($op:expr, |$f:ident| $body:expr) => {
         with_binary_fn!(@arms $op, $f, $body, Add, Sub, Mul, Div, Maximum, Minimum, Power, Hypot,
             Mod, Equal, NotEqual, Greater, GreaterEqual, Lesser, LesserEqual, LogicalAnd,
-            LogicalOr, LogicalXor)
+            LogicalOr, LogicalXor, IntDiv)
     };
     (@arms $op:expr, $f:ident, $body:expr, $($variant:ident),*) => {
         match $op {
@@ -524,8 +538,14 @@ pub enum ElementwiseOp {
     Where,
     /// `Cast(dtype)`: values stay f32 but are converted as MXNet would ([`cast_value`]).
     Cast { dtype: DType },
-    /// `zeros_like` / `ones_like`: a tensor of the input's shape filled with `value`.
-    Fill { name: &'static str, value: f32 },
+    /// `zeros_like` / `ones_like`: a tensor of the input's shape filled with `value`. `dtype`
+    /// (GluonCV writes `zeros_like(x, dtype='int64')`) is the output's dtype, the input's when
+    /// absent; 0 and 1 are the same value in every dtype.
+    Fill {
+        name: &'static str,
+        value: f32,
+        dtype: Option<DType>,
+    },
     /// Identity at inference: `Dropout` (attrs `p=0.5`, `mode='training'`, `axes=()`,
     /// `cudnn_off`; `mode='always'` with p > 0 is rejected because MXNet then drops randomly
     /// even at inference, spec §5.5), `BlockGrad` (alias `stop_gradient`), `_copy` (alias
@@ -603,25 +623,32 @@ impl Operator for ElementwiseOp {
             }
             "zeros_like" | "ones_like" => {
                 // GluonCV writes `zeros_like(x, dtype='int64')`: 0 and 1 are the same in every
-                // dtype, so the dtype is only checked.
-                if let Some(raw) = attrs.str("dtype") {
-                    if !CAST_DTYPES.contains(&raw) {
-                        return Err(Error::attr(
-                            "dtype",
-                            raw,
-                            format!("expected one of {}", CAST_DTYPES.join(", ")),
-                        ));
-                    }
-                }
+                // dtype; the dtype only matters to the dtype inference of later nodes.
+                let dtype = match attrs.str("dtype") {
+                    None => None,
+                    Some(raw) => Some(
+                        DType::from_name(raw)
+                            .filter(|_| CAST_DTYPES.contains(&raw))
+                            .ok_or_else(|| {
+                                Error::attr(
+                                    "dtype",
+                                    raw,
+                                    format!("expected one of {}", CAST_DTYPES.join(", ")),
+                                )
+                            })?,
+                    ),
+                };
                 if op == "zeros_like" {
                     ElementwiseOp::Fill {
                         name: "zeros_like",
                         value: 0.0,
+                        dtype,
                     }
                 } else {
                     ElementwiseOp::Fill {
                         name: "ones_like",
                         value: 1.0,
+                        dtype,
                     }
                 }
             }

@@ -40,6 +40,8 @@ pub enum IndexOp {
         depth: usize,
         on_value: f32,
         off_value: f32,
+        /// The output dtype (values already rounded to it).
+        dtype: DType,
     },
 }
 
@@ -197,6 +199,7 @@ impl Operator for IndexOp {
                     depth,
                     on_value: stored_as(attrs.float_or("on_value", 1.0)?, dtype),
                     off_value: stored_as(attrs.float_or("off_value", 0.0)?, dtype),
+                    dtype,
                 }
             }
             _ => return Ok(None),
@@ -405,6 +408,7 @@ impl Operator for IndexOp {
                 depth,
                 on_value,
                 off_value,
+                ..
             } => {
                 let indices = inputs[0].data;
                 if out.len() != indices.len() * depth {

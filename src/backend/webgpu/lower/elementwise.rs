@@ -101,6 +101,8 @@ pub(crate) fn binary_code(f: BinaryFn) -> u32 {
         LogicalAnd => 15,
         LogicalOr => 16,
         LogicalXor => 17,
+        // 18 is PReLU (activation lowering).
+        IntDiv => 19,
     }
 }
 

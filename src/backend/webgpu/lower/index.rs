@@ -149,6 +149,7 @@ pub(crate) fn lower(
             depth,
             on_value,
             off_value,
+            ..
         } => {
             let idx = input(0)?;
             let u = uniform(
