@@ -17,6 +17,7 @@ import { gzipSync } from "node:zlib";
 import { compareOutputs } from "./compare.mjs";
 import { parseNpy } from "./npy.mjs";
 import { startServer } from "./server.mjs";
+import { emptyParams, oneOp } from "./test-helpers.mjs";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../..");
 const PKG = path.join(ROOT, "pkg");
@@ -31,29 +32,9 @@ const resnetSymbol = await readFile(path.join(RESNET, "model-symbol.json"), "utf
 const resnetParams = new Uint8Array(await readFile(path.join(RESNET, "model-0000.params")));
 const resnetInput = parseNpy(await readFile(path.join(RESNET, "in_data.npy")));
 const resnetOutput = parseNpy(await readFile(path.join(RESNET, "out_0.npy")));
+const EMPTY_PARAMS = emptyParams();
 const RTOL = 1e-4;
 const ATOL = 1e-5;
-
-/** An empty .params file (magic 0x112, reserved, no arrays, no names): for parameterless graphs. */
-const EMPTY_PARAMS = (() => {
-  const b = new Uint8Array(32);
-  new DataView(b.buffer).setBigUint64(0, 0x112n, true);
-  return b;
-})();
-
-/** A one-operator graph on input `data`. */
-function oneOp(op, attrs) {
-  return JSON.stringify({
-    nodes: [
-      { op: "null", name: "data", inputs: [] },
-      { op, name: `${op.toLowerCase()}0`, attrs, inputs: [[0, 0, 0]] },
-    ],
-    arg_nodes: [0],
-    node_row_ptr: [0, 1, 2],
-    heads: [[1, 0, 0]],
-    attrs: { mxnet_version: ["int", 10901] },
-  });
-}
 
 async function assertRejects(promise, fragments, name = "Error") {
   await assert.rejects(promise, (err) => {

@@ -5,23 +5,9 @@
 
 import init, { Model, wasmMemoryBytes, __testFailure } from "/pkg/index.js";
 import { compareOutputs } from "/tests/js/compare.mjs";
-import { parseNpy } from "/tests/js/npy.mjs";
+import { describeError, emptyParams, fixture, oneOp } from "/tests/js/test-helpers.mjs";
 
 const RESNET = "tests/fixtures/models/tiny_resnet";
-
-async function fetchBytes(url) {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`test setup: cannot fetch ${url}: HTTP ${r.status}`);
-  return new Uint8Array(await r.arrayBuffer());
-}
-
-async function fixture(dir) {
-  const spec = JSON.parse(new TextDecoder().decode(await fetchBytes(`/${dir}/case.json`)));
-  const inputs = {};
-  for (const { name, file } of spec.inputs) inputs[name] = parseNpy(await fetchBytes(`/${dir}/${file}`));
-  const outputs = await Promise.all(spec.outputs.map(async (f) => parseNpy(await fetchBytes(`/${dir}/${f}`))));
-  return { spec, inputs, outputs };
-}
 
 /** Settles `promise` into a JSON summary; never waits longer than `ms`. */
 async function outcome(promise, ms = 20_000) {
@@ -39,7 +25,7 @@ async function outcome(promise, ms = 20_000) {
       }
       return r;
     },
-    (err) => ({ isError: err instanceof Error, name: err?.name, message: String(err?.message ?? err) }),
+    describeError,
   );
   try {
     return await Promise.race([settled, timeout]);
@@ -70,26 +56,6 @@ async function freshResnet(backend) {
   } finally {
     model.dispose();
   }
-}
-
-/** An empty .params file (no arrays): for parameterless graphs. */
-function emptyParams() {
-  const b = new Uint8Array(32);
-  new DataView(b.buffer).setBigUint64(0, 0x112n, true);
-  return b;
-}
-
-function oneOp(op, attrs) {
-  return JSON.stringify({
-    nodes: [
-      { op: "null", name: "data", inputs: [] },
-      { op, name: `${op.toLowerCase()}0`, attrs, inputs: [[0, 0, 0]] },
-    ],
-    arg_nodes: [0],
-    node_row_ptr: [0, 1, 2],
-    heads: [[1, 0, 0]],
-    attrs: { mxnet_version: ["int", 10901] },
-  });
 }
 
 export async function environment() {

@@ -4,35 +4,7 @@
 
 import { Model, WorkerModel, tensorFromImage } from "/pkg/index.js";
 import { compareOutputs } from "/tests/js/compare.mjs";
-import { parseNpy } from "/tests/js/npy.mjs";
-
-async function fetchBytes(url) {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`test setup: cannot fetch ${url}: HTTP ${r.status}`);
-  return new Uint8Array(await r.arrayBuffer());
-}
-
-async function fixture(dir) {
-  const spec = JSON.parse(new TextDecoder().decode(await fetchBytes(`/${dir}/case.json`)));
-  const inputs = {};
-  for (const { name, file } of spec.inputs) inputs[name] = parseNpy(await fetchBytes(`/${dir}/${file}`));
-  const outputs = await Promise.all(spec.outputs.map(async (f) => parseNpy(await fetchBytes(`/${dir}/${f}`))));
-  return { spec, inputs, outputs };
-}
-
-function describeError(err) {
-  return { isError: err instanceof Error, name: err?.name, message: String(err?.message ?? err) };
-}
-
-async function rejection(promise) {
-  try {
-    const value = await promise;
-    value?.dispose?.();
-    return { resolved: true };
-  } catch (err) {
-    return describeError(err);
-  }
-}
+import { describeError, fetchBytes, fixture, rejection } from "/tests/js/test-helpers.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Worker mode
