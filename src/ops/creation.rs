@@ -10,6 +10,10 @@
 //!   `arange(0.5, 5, 1.5)` is `[0, 1, 2]`), then value `i` is `start + (i / repeat) · step`
 //!   in that type (float32 rounding included: `arange(1e7, 1e7+5, 0.1)` repeats values).
 //! - `_zeros(shape)`, `_ones(shape)`, `_full(shape, value)`: `value` rounded as `dtype` stores it.
+//!   A 0 in `shape` is an unknown dimension (MXNet's legacy shapes), taken from what the consumer's
+//!   shape rule needs (`src/graph/shape.rs`): Gluon's recurrent layers, hybridized without
+//!   explicit states, write `begin_state` as `_zeros(shape=(layers·directions, 0, hidden))` and
+//!   the `RNN` operator fills in the batch size.
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
@@ -83,6 +87,11 @@ impl CreationOp {
     }
 
     /// All values of the output (every creation op is a constant of its attributes).
+    /// Whether the output shape has unknown (0) dimensions, left to the consumer's shape rule.
+    pub fn has_unknown_dims(&self) -> bool {
+        matches!(self, CreationOp::Full { shape, .. } if shape.contains(&0))
+    }
+
     pub fn values(&self) -> Result<Vec<f32>> {
         match self {
             CreationOp::Arange { repeat, dtype, .. } => {
@@ -137,11 +146,11 @@ impl Operator for CreationOp {
             }
             "_zeros" | "_ones" | "_full" => {
                 let shape = attrs.ints("shape")?.unwrap_or_default();
-                if shape.is_empty() || shape.iter().any(|&d| d < 1) {
+                if shape.is_empty() || shape.iter().any(|&d| d < 0) {
                     return Err(Error::attr(
                         "shape",
                         attrs.raw("shape").unwrap_or(""),
-                        "every dimension must be at least 1 (0 means unknown in MXNet's legacy shapes)",
+                        "needs at least one dimension, each a size or 0 (unknown: inferred from the consumer)",
                     ));
                 }
                 attrs.str("ctx");
@@ -317,7 +326,12 @@ mod tests {
             ),
             [0.099975586]
         );
-        assert!(op("_zeros", &[("shape", "(0, 3)")]).is_err());
+        let unknown = op("_zeros", &[("shape", "(4, 0, 8)")]).unwrap();
+        assert!(unknown.has_unknown_dims());
+        assert_eq!(unknown.infer_shape(&mut []).unwrap(), [vec![4, 0, 8]]);
+        assert!(!op("_zeros", &[("shape", "(4, 2, 8)")]).unwrap().has_unknown_dims());
+        assert!(op("_zeros", &[("shape", "(-1, 3)")]).is_err());
+        assert!(op("_zeros", &[("shape", "()")]).is_err());
         assert!(
             op("_full", &[("shape", "(2,)")]).is_err(),
             "value is required"

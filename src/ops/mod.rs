@@ -239,6 +239,14 @@ define_op_enum! {
     Transformer(transformer::TransformerOp),
 }
 
+impl Op {
+    /// Whether the op's output shape has unknown (0) dimensions that the consumer's shape rule
+    /// must supply (`_zeros(shape=(2, 0, 8))`, see `creation.rs` and `graph/shape.rs`).
+    pub fn has_unknown_output_dims(&self) -> bool {
+        matches!(self, Op::Creation(c) if c.has_unknown_dims())
+    }
+}
+
 /// Maps an operator alias to the canonical name MXNet writes (spec §2.7).
 pub fn canonical_name(op: &str) -> &str {
     // Every `_sparse_X` is X.
