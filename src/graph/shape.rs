@@ -232,15 +232,24 @@ mod tests {
         assert_eq!(shapes.outputs[3], [vec![5, 2, 3]]);
         // A known dimension that disagrees with the consumer is an error naming both.
         let wrong = nodes.replace("(1, 0, 3)", "(1, 0, 7)");
-        let e = infer(&wrong, "[[3, 0, 0]]", &[5, 2, 4]).unwrap_err().to_string();
-        assert!(e.contains("'h0'") && e.contains("(1, 0, 7)") && e.contains("(1, 2, 3)"), "{e}");
+        let e = infer(&wrong, "[[3, 0, 0]]", &[5, 2, 4])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'h0'") && e.contains("(1, 0, 7)") && e.contains("(1, 2, 3)"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_dims_nobody_fills_are_an_error() {
-        let nodes =
-            format!(r#"{DATA}, {{"op": "_ones", "name": "ones", "attrs": {{"shape": "(0, 3)"}}, "inputs": []}}"#);
+        let nodes = format!(
+            r#"{DATA}, {{"op": "_ones", "name": "ones", "attrs": {{"shape": "(0, 3)"}}, "inputs": []}}"#
+        );
         let e = infer(&nodes, "[[1, 0, 0]]", &[2]).unwrap_err().to_string();
-        assert!(e.contains("'ones'") && e.contains("unknown (0) dimensions"), "{e}");
+        assert!(
+            e.contains("'ones'") && e.contains("unknown (0) dimensions"),
+            "{e}"
+        );
     }
 }

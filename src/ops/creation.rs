@@ -329,7 +329,9 @@ mod tests {
         let unknown = op("_zeros", &[("shape", "(4, 0, 8)")]).unwrap();
         assert!(unknown.has_unknown_dims());
         assert_eq!(unknown.infer_shape(&mut []).unwrap(), [vec![4, 0, 8]]);
-        assert!(!op("_zeros", &[("shape", "(4, 2, 8)")]).unwrap().has_unknown_dims());
+        assert!(!op("_zeros", &[("shape", "(4, 2, 8)")])
+            .unwrap()
+            .has_unknown_dims());
         assert!(op("_zeros", &[("shape", "(-1, 3)")]).is_err());
         assert!(op("_zeros", &[("shape", "()")]).is_err());
         assert!(
