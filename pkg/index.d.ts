@@ -149,6 +149,11 @@ export interface ModelInfo {
   outputs: NamedShape[];
   /** Operator name → number of nodes that run it. */
   opCounts: Record<string, number>;
+  /**
+   * Operator family → the operator names of that family in the model, e.g.
+   * `{ recurrent: ["RNN"], detection: ["_contrib_box_nms"], convolution: ["Convolution"] }`.
+   */
+  opFamilies: Record<string, string[]>;
   params: ParamInfo[];
   /** Total number of parameter values. */
   paramCount: number;

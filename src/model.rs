@@ -561,6 +561,8 @@ pub struct ModelInfo {
     pub outputs: Vec<(String, Option<Vec<usize>>)>,
     /// Operator name → count, over live nodes.
     pub op_counts: BTreeMap<String, usize>,
+    /// Operator family (`Op::family`: detection, recurrent, attention, …) → its operators' names.
+    pub op_families: BTreeMap<String, Vec<String>>,
     /// Parameters: name, shape, dtype name, role.
     pub params: Vec<(String, Vec<usize>, String, InputRole)>,
     pub param_count: usize,
@@ -576,11 +578,14 @@ pub fn version_string(v: u64) -> String {
 fn model_info(g: &Graph, b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) -> Result<ModelInfo> {
     let live = g.live_nodes();
     let mut op_counts = BTreeMap::new();
+    let mut live_ops = Vec::new();
     for (i, n) in g.nodes.iter().enumerate() {
         if let (true, NodeKind::Op(op)) = (live[i], &n.kind) {
             *op_counts.entry(op.name().to_string()).or_insert(0) += 1;
+            live_ops.push(op);
         }
     }
+    let op_families = crate::ops::Op::families(live_ops);
     let roles = g.variable_roles();
     let mut params = Vec::new();
     let (mut count, mut bytes) = (0, 0);
@@ -656,6 +661,7 @@ fn model_info(g: &Graph, b: &BoundModel, input_shapes: Option<&[Vec<usize>]>) ->
         inputs,
         outputs,
         op_counts,
+        op_families,
         params,
         param_count: count,
         param_bytes: bytes,
@@ -676,6 +682,7 @@ impl ModelInfo {
             "inputs": named(&self.inputs),
             "outputs": named(&self.outputs),
             "opCounts": self.op_counts,
+            "opFamilies": self.op_families,
             "params": self.params.iter().map(|(n, s, d, r)| serde_json::json!({
                 "name": n, "shape": s, "dtype": d, "role": format!("{r:?}").to_lowercase()
             })).collect::<Vec<_>>(),

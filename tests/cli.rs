@@ -218,8 +218,54 @@ fn inspect_reports_shapes_flops_and_params() {
         "Convolution ×",
         "float32",
         "Aux",
+        "families ",
+        "convolution (Convolution)",
+        "normalization (BatchNorm)",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn inspect_names_the_operator_families() {
+    // A Gluon RNN stack (default zero states) and a detection decoder, with and without params.
+    for (case, wants) in [
+        (
+            "rnn_gluon_default_states",
+            &[
+                "recurrent (RNN)",
+                "creation (_zeros)",
+                "dense (FullyConnected)",
+            ][..],
+        ),
+        (
+            "det_centernet_decode",
+            &["detection (gather_nd)", "creation (_arange)"][..],
+        ),
+    ] {
+        let dir = common::fixtures_dir().join("ops").join(case);
+        let params = dir.join("model-0000.params");
+        for with_params in [params.exists(), false] {
+            let mut cmd = Command::new(BIN);
+            cmd.arg("inspect").arg(dir.join("model-symbol.json"));
+            if with_params {
+                cmd.arg(&params);
+            }
+            let st = cmd.output().unwrap();
+            let out = String::from_utf8_lossy(&st.stdout);
+            assert!(
+                st.status.success(),
+                "{case}: {}",
+                String::from_utf8_lossy(&st.stderr)
+            );
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("families "))
+                .unwrap_or_else(|| panic!("{case}: no families line in:\n{out}"));
+            for want in wants {
+                assert!(line.contains(want), "{case}: missing {want:?} in {line:?}");
+            }
+        }
     }
 }
 

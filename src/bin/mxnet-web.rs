@@ -19,6 +19,7 @@ use mxnet_web::format::params::read_params;
 use mxnet_web::format::symbol::parse_symbol;
 use mxnet_web::graph::Graph;
 use mxnet_web::model::{export_file_names, version_string, BackendChoice};
+use mxnet_web::ops::Op;
 use mxnet_web::{BindOptions, Error, Model, Result, Tensor};
 
 #[derive(Parser)]
@@ -450,6 +451,8 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            let families = Op::families(graph.nodes.iter().filter_map(|n| n.op()));
+            println!("families {}", families_line(&families));
         }
     } else if let Some(p) = &params {
         let bytes = std::fs::read(p).map_err(|source| Error::Io {
@@ -509,6 +512,7 @@ fn print_info(info: &mxnet_web::ModelInfo) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    println!("families {}", families_line(&info.op_families));
     if let Some(f) = info.flops {
         println!(
             "FLOPs    {:.3} G (2 per multiply-add; convolution, deconvolution, dense, dot)",
@@ -618,4 +622,13 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `inspect`'s families line: `detection (_contrib_box_nms, …), recurrent (RNN), …`.
+fn families_line(families: &std::collections::BTreeMap<String, Vec<String>>) -> String {
+    families
+        .iter()
+        .map(|(family, names)| format!("{family} ({})", names.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -240,6 +240,45 @@ define_op_enum! {
 }
 
 impl Op {
+    /// The operator's family: its file under `src/ops/` in words, as `inspect` and `info()`
+    /// summarise a model (`detection`, `recurrent`, …).
+    pub fn family(&self) -> &'static str {
+        match self {
+            Op::Conv(_) => "convolution",
+            Op::Dense(_) => "dense",
+            Op::Pool(_) => "pooling",
+            Op::Norm(_) => "normalization",
+            Op::Activation(_) => "activation",
+            Op::Elementwise(_) => "elementwise",
+            Op::Shape(_) => "shape",
+            Op::Index(_) => "indexing",
+            Op::Reduce(_) => "reduction",
+            Op::Creation(_) => "creation",
+            Op::Detection(_) => "detection",
+            Op::Rnn(_) => "recurrent",
+            Op::Resize(_) => "resize",
+            Op::Sequence(_) => "sequence",
+            Op::Transformer(_) => "attention",
+        }
+    }
+
+    /// Family → sorted distinct operator names, over `ops` (a model's summary).
+    pub fn families<'a>(
+        ops: impl IntoIterator<Item = &'a Op>,
+    ) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut families: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for op in ops {
+            let names = families.entry(op.family().to_string()).or_default();
+            if !names.iter().any(|x| x == op.name()) {
+                names.push(op.name().to_string());
+            }
+        }
+        for names in families.values_mut() {
+            names.sort();
+        }
+        families
+    }
+
     /// Whether the op's output shape has unknown (0) dimensions that the consumer's shape rule
     /// must supply (`_zeros(shape=(2, 0, 8))`, see `creation.rs` and `graph/shape.rs`).
     pub fn has_unknown_output_dims(&self) -> bool {

@@ -216,6 +216,7 @@ describe("run inputs", () => {
     assert.equal(info.outputs.length, 1);
     assert.equal(info.flops, null);
     assert.ok(info.opCounts.Convolution > 0);
+    assert.deepEqual(info.opFamilies.convolution, ["Convolution"]);
     assert.ok(info.params.some((p) => p.role === "weight") && info.params.some((p) => p.role === "aux"));
     assert.equal(info.paramCount, info.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0));
     const shaped = model.info({ data: resnetInput.shape });
