@@ -499,6 +499,19 @@ const CAST_DTYPES: &[&str] = &[
     "bfloat16", "bool", "float16", "float32", "float64", "int32", "int64", "int8", "uint8",
 ];
 
+/// The `dtype` attribute of `Cast`, `zeros_like` and `ones_like`.
+fn cast_dtype(raw: &str) -> Result<DType> {
+    DType::from_name(raw)
+        .filter(|_| CAST_DTYPES.contains(&raw))
+        .ok_or_else(|| {
+            Error::attr(
+                "dtype",
+                raw,
+                format!("expected one of {}", CAST_DTYPES.join(", ")),
+            )
+        })
+}
+
 // ------------------------------------------------------------------------------------------------
 // The operator
 // ------------------------------------------------------------------------------------------------
@@ -610,34 +623,14 @@ impl Operator for ElementwiseOp {
                 let raw = attrs
                     .str("dtype")
                     .ok_or_else(|| Error::attr("dtype", "", "required attribute is missing"))?;
-                let dtype = DType::from_name(raw)
-                    .filter(|_| CAST_DTYPES.contains(&raw))
-                    .ok_or_else(|| {
-                        Error::attr(
-                            "dtype",
-                            raw,
-                            format!("expected one of {}", CAST_DTYPES.join(", ")),
-                        )
-                    })?;
-                ElementwiseOp::Cast { dtype }
+                ElementwiseOp::Cast {
+                    dtype: cast_dtype(raw)?,
+                }
             }
             "zeros_like" | "ones_like" => {
                 // GluonCV writes `zeros_like(x, dtype='int64')`: 0 and 1 are the same in every
                 // dtype; the dtype only matters to the dtype inference of later nodes.
-                let dtype = match attrs.str("dtype") {
-                    None => None,
-                    Some(raw) => Some(
-                        DType::from_name(raw)
-                            .filter(|_| CAST_DTYPES.contains(&raw))
-                            .ok_or_else(|| {
-                                Error::attr(
-                                    "dtype",
-                                    raw,
-                                    format!("expected one of {}", CAST_DTYPES.join(", ")),
-                                )
-                            })?,
-                    ),
-                };
+                let dtype = attrs.str("dtype").map(cast_dtype).transpose()?;
                 if op == "zeros_like" {
                     ElementwiseOp::Fill {
                         name: "zeros_like",
