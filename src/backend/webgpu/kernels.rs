@@ -28,60 +28,45 @@ macro_rules! shader {
 
 const COMMON: &str = shader!("common.wgsl");
 
-/// The shader files (one per kernel family).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Family {
-    Copy,
-    Elementwise,
-    Gemm,
-    Conv,
-    Pool,
-    Norm,
-    Softmax,
-    Reduce,
-    Index,
-    Detection,
-    Rnn,
-    Resize,
-    Nlp,
+/// The shader families: each variant with its file under `shaders/`, named once.
+macro_rules! families {
+    ($($variant:ident => $file:literal),* $(,)?) => {
+        /// The shader files (one per kernel family).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub(crate) enum Family {
+            $($variant),*
+        }
+
+        impl Family {
+            fn source(self) -> &'static str {
+                match self {
+                    $(Family::$variant => shader!($file)),*
+                }
+            }
+
+            fn file(self) -> &'static str {
+                match self {
+                    $(Family::$variant => $file),*
+                }
+            }
+        }
+    };
 }
 
-impl Family {
-    fn source(self) -> &'static str {
-        match self {
-            Family::Copy => shader!("copy.wgsl"),
-            Family::Elementwise => shader!("elementwise.wgsl"),
-            Family::Gemm => shader!("gemm.wgsl"),
-            Family::Conv => shader!("conv.wgsl"),
-            Family::Pool => shader!("pool.wgsl"),
-            Family::Norm => shader!("norm.wgsl"),
-            Family::Softmax => shader!("softmax.wgsl"),
-            Family::Reduce => shader!("reduce.wgsl"),
-            Family::Index => shader!("index.wgsl"),
-            Family::Detection => shader!("detection.wgsl"),
-            Family::Rnn => shader!("rnn.wgsl"),
-            Family::Resize => shader!("resize.wgsl"),
-            Family::Nlp => shader!("nlp.wgsl"),
-        }
-    }
-
-    fn file(self) -> &'static str {
-        match self {
-            Family::Copy => "copy.wgsl",
-            Family::Elementwise => "elementwise.wgsl",
-            Family::Gemm => "gemm.wgsl",
-            Family::Conv => "conv.wgsl",
-            Family::Pool => "pool.wgsl",
-            Family::Norm => "norm.wgsl",
-            Family::Softmax => "softmax.wgsl",
-            Family::Reduce => "reduce.wgsl",
-            Family::Index => "index.wgsl",
-            Family::Detection => "detection.wgsl",
-            Family::Rnn => "rnn.wgsl",
-            Family::Resize => "resize.wgsl",
-            Family::Nlp => "nlp.wgsl",
-        }
-    }
+families! {
+    Copy => "copy.wgsl",
+    Elementwise => "elementwise.wgsl",
+    Gemm => "gemm.wgsl",
+    Conv => "conv.wgsl",
+    Pool => "pool.wgsl",
+    Norm => "norm.wgsl",
+    Softmax => "softmax.wgsl",
+    Reduce => "reduce.wgsl",
+    Index => "index.wgsl",
+    Detection => "detection.wgsl",
+    Rnn => "rnn.wgsl",
+    Resize => "resize.wgsl",
+    Nlp => "nlp.wgsl",
 }
 
 /// One compute entry point with its binding signature.
