@@ -49,6 +49,19 @@ fn flag(c: bool) -> f32 {
     return select(0.0, 1.0, c);
 }
 
+// The activations a convolution can fuse (src/ops/epilogue.rs), shared with the unfused ops.
+// relu: NaN -> 0.
+fn relu_(x: f32) -> f32 {
+    return select(0.0, x, x > 0.0);
+}
+fn leaky_(x: f32, slope: f32) -> f32 {
+    return select(x * slope, x, x > 0.0);
+}
+// clip: NaN passes through.
+fn clip_(x: f32, lo: f32, hi: f32) -> f32 {
+    return select(select(x, lo, x < lo), hi, x > hi);
+}
+
 fn truthy(x: f32) -> bool {
     return x != 0.0 || is_nan(x);
 }

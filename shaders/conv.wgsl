@@ -18,15 +18,26 @@ struct P {
     d_d: u32, d_h: u32, d_w: u32, n_total: u32,
     p_d: u32, p_h: u32, p_w: u32, has_bias: u32,
     x_off: u32, w_off: u32, out_off: u32, bias_off: u32,
-    act: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+    // The fused epilogue (src/ops/epilogue.rs): y = act(conv + bias + residual).
+    act: u32,        // 0 none, 1 relu, 2 leaky (act_a = slope), 3 clip (act_a, act_b = bounds)
+    has_res: u32,    // 1: add in3[res_off + the output index]
+    act_a: f32, act_b: f32,
+    res_off: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 @group(0) @binding(0) var<uniform> p: P;
 
-fn act(v: f32) -> f32 {
-    if (p.act == 1u) {
-        return select(0.0, v, v > 0.0 || is_nan(v));
+// The fused epilogue for the value at output index `o` (relative to out_off).
+fn epilogue(acc: f32, o: u32) -> f32 {
+    var v = acc;
+    if (p.has_res == 1u) {
+        v += in3[p.res_off + o];
     }
-    return v;
+    switch p.act {
+        case 1u: { return relu_(v); }
+        case 2u: { return leaky_(v, p.act_a); }
+        case 3u: { return clip_(v, p.act_a, p.act_b); }
+        default: { return v; }
+    }
 }
 
 const TM: u32 = 64u;
@@ -136,7 +147,8 @@ fn conv_igemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
             if (p.has_bias == 1u) {
                 v += in2[p.bias_off + oc];
             }
-            out0[p.out_off + (cn * p.filters + oc) * p.out_size + cpos] = act(v);
+            let o = (cn * p.filters + oc) * p.out_size + cpos;
+            out0[p.out_off + o] = epilogue(v, o);
         }
     }
 }
@@ -182,7 +194,7 @@ fn conv_depthwise(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     if (p.has_bias == 1u) {
         acc += in2[p.bias_off + oc];
     }
-    out0[p.out_off + i] = act(acc);
+    out0[p.out_off + i] = epilogue(acc, i);
 }
 
 // Transposed convolution as a gather: output position o receives x[i]·w[tap] for every input
@@ -234,6 +246,6 @@ fn deconv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     if (p.has_bias == 1u) {
         acc += in2[p.bias_off + oc];
     }
-    out0[p.out_off + i] = act(acc);
+    out0[p.out_off + i] = acc;
 }
 

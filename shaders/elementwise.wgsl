@@ -503,7 +503,7 @@ fn map_value(op: u32, x: f32) -> f32 {
     }
     switch op {
         // clip(a_min = a, a_max = b); NaN passes through.
-        case 128u: { return select(select(x, p.a, x < p.a), p.b, x > p.b); }
+        case 128u: { return clip_(x, p.a, p.b); }
         // hard_sigmoid(alpha = a, beta = b)
         case 129u: {
             let y = p.a * x + p.b;
@@ -514,7 +514,7 @@ fn map_value(op: u32, x: f32) -> f32 {
         // softrelu: log(1 + e^x)
         case 132u: { return select(log1p_(exp(x)), x, x > 20.0); }
         // LeakyReLU leaky / rrelu (slope = a)
-        case 133u: { return select(x * p.a, x, x > 0.0); }
+        case 133u: { return leaky_(x, p.a); }
         // elu (slope = a)
         case 134u: { return select(p.a * expm1_(x), x, x > 0.0); }
         // selu
@@ -524,7 +524,7 @@ fn map_value(op: u32, x: f32) -> f32 {
         // fill with a
         case 137u: { return p.a; }
         // Activation(relu): NaN -> 0
-        case 139u: { return select(0.0, x, x > 0.0); }
+        case 139u: { return relu_(x); }
         // smooth_l1 (sigma = a)
         case 138u: {
             let s2 = p.a * p.a;

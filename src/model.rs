@@ -64,7 +64,12 @@ impl Backend {
 
 #[cfg(feature = "webgpu")]
 thread_local! {
-    static GPU_CONTEXT: std::cell::RefCell<Option<GpuContext>> = const { std::cell::RefCell::new(None) };
+    // ManuallyDrop: the thread's shared device is never dropped by the thread-local destructor,
+    // because dropping a wgpu queue then may touch wgpu's own thread-locals, which can already
+    // be gone (a panic that aborts the process at thread exit, seen with debug assertions). A
+    // replaced (lost) device is dropped explicitly in `shared_gpu_context`.
+    static GPU_CONTEXT: std::cell::RefCell<Option<std::mem::ManuallyDrop<GpuContext>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// The device every model of this thread (in the browser: of the page) shares. Requesting a
@@ -73,13 +78,17 @@ thread_local! {
 #[cfg(feature = "webgpu")]
 async fn shared_gpu_context() -> Result<GpuContext> {
     if let Some(ctx) = GPU_CONTEXT
-        .with(|c| c.borrow().clone())
+        .with(|c| c.borrow().as_deref().cloned())
         .filter(|c| !c.is_lost())
     {
         return Ok(ctx);
     }
     let ctx = GpuContext::new().await?;
-    GPU_CONTEXT.with(|c| *c.borrow_mut() = Some(ctx.clone()));
+    let replaced = GPU_CONTEXT.with(|c| {
+        c.borrow_mut()
+            .replace(std::mem::ManuallyDrop::new(ctx.clone()))
+    });
+    drop(replaced.map(std::mem::ManuallyDrop::into_inner));
     Ok(ctx)
 }
 
@@ -87,7 +96,7 @@ async fn shared_gpu_context() -> Result<GpuContext> {
 #[cfg(feature = "webgpu")]
 #[doc(hidden)]
 pub fn destroy_shared_gpu_context() -> bool {
-    match GPU_CONTEXT.with(|c| c.borrow().clone()) {
+    match GPU_CONTEXT.with(|c| c.borrow().as_deref().cloned()) {
         Some(ctx) => {
             ctx.destroy();
             true
@@ -209,6 +218,7 @@ impl Model {
         let mut bound = bind(graph, params, params_name, opts)?;
         let original = bound.graph.clone();
         crate::optimize::fold_batchnorm(&mut bound);
+        crate::optimize::fuse_epilogues(&mut bound);
         Ok(Model {
             bound,
             original,

@@ -7,7 +7,14 @@
 //! identity view (no work, no buffer). Every Gluon model-zoo network with BatchNorm has this
 //! pattern; folding removes a full memory pass per layer on every backend.
 //!
-//! The rewrite keeps node ids: a convolution that had no bias gets a new bias variable appended
+//! **Epilogue fusion** ([`fuse_epilogues`]). A residual add (`elemwise_add` of a convolution's
+//! result and a tensor computed before it) and a following activation (`relu`, `LeakyReLU`
+//! leaky, `clip`, as in ResNet, MobileNetV2's ReLU6 and YOLO's leaky ReLU) are folded into the
+//! convolution's store: `y = act(conv + bias + residual)` (see [`crate::ops::epilogue`]). The
+//! fused ops become identity views. Each removes a kernel launch and a full pass over the
+//! activation on every backend.
+//!
+//! Both rewrites keep node ids: a convolution that had no bias gets a new bias variable appended
 //! at the end of the node list (variables may appear anywhere; only operator-to-operator edges
 //! must point backwards). `Model::info` reports the original graph.
 
@@ -15,6 +22,8 @@ use crate::bind::BoundModel;
 use crate::format::attrs::Attrs;
 use crate::graph::{Entry, Node, NodeKind};
 use crate::ops::conv::ConvOp;
+use crate::ops::elementwise::{BinaryFn, ElementwiseOp};
+use crate::ops::epilogue::FusedAct;
 use crate::ops::norm::NormOp;
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
@@ -22,16 +31,7 @@ use crate::tensor::{DType, Tensor};
 /// Folds every eligible BatchNorm into the convolution before it. Returns how many were folded.
 pub fn fold_batchnorm(model: &mut BoundModel) -> usize {
     let n = model.graph.nodes.len();
-    // How often each node's outputs are read (heads count as readers).
-    let mut readers = vec![0usize; n];
-    for node in &model.graph.nodes {
-        for e in &node.inputs {
-            readers[e.node] += 1;
-        }
-    }
-    for h in &model.graph.heads {
-        readers[h.node] += 1;
-    }
+    let readers = reader_counts(model);
     let is_param = |m: &BoundModel, e: &Entry| {
         matches!(m.graph.nodes[e.node].kind, NodeKind::Variable) && m.params.contains_key(&e.node)
     };
@@ -144,4 +144,127 @@ pub fn fold_batchnorm(model: &mut BoundModel) -> usize {
         folded += 1;
     }
     folded
+}
+
+/// How often each node's outputs are read (graph heads count as readers).
+fn reader_counts(model: &BoundModel) -> Vec<usize> {
+    let mut readers = vec![0usize; model.graph.nodes.len()];
+    for node in &model.graph.nodes {
+        for e in &node.inputs {
+            readers[e.node] += 1;
+        }
+    }
+    for h in &model.graph.heads {
+        readers[h.node] += 1;
+    }
+    readers
+}
+
+/// The convolution whose result `e` is, looking through same-shape identity views (a folded
+/// BatchNorm, Dropout, an already fused op), when every node on the way — the convolution
+/// included — is read only once: then the value may be changed in place without anyone else
+/// seeing it.
+fn sole_convolution(model: &BoundModel, readers: &[usize], mut e: Entry) -> Option<usize> {
+    loop {
+        let node = &model.graph.nodes[e.node];
+        if readers[e.node] != 1 || e.output != 0 {
+            return None;
+        }
+        match &node.kind {
+            NodeKind::Op(Op::Elementwise(ElementwiseOp::Identity { .. })) => {
+                e = *node.inputs.first()?;
+            }
+            NodeKind::Op(Op::Conv(ConvOp::Convolution(_))) => return Some(e.node),
+            _ => return None,
+        }
+    }
+}
+
+fn convolution_mut(
+    model: &mut BoundModel,
+    id: usize,
+) -> Option<&mut crate::ops::conv::Convolution> {
+    match &mut model.graph.nodes[id].kind {
+        NodeKind::Op(Op::Conv(ConvOp::Convolution(c))) => Some(c),
+        _ => None,
+    }
+}
+
+/// Turns node `id` into an identity view of `source`.
+fn make_identity(model: &mut BoundModel, id: usize, source: Entry) -> bool {
+    let Ok(identity) = Op::parse("_copy", &Attrs::default()) else {
+        return false;
+    };
+    let node = &mut model.graph.nodes[id];
+    node.kind = NodeKind::Op(identity);
+    node.inputs = vec![source];
+    true
+}
+
+/// Fuses residual adds and activations into the convolutions they follow (see the module
+/// documentation). Returns how many ops were fused.
+pub fn fuse_epilogues(model: &mut BoundModel) -> usize {
+    // Fusing moves reads around without changing any node's reader count: the fused op's
+    // identity view still reads the convolution chain once, and the residual is read by the
+    // convolution instead of the add.
+    let readers = reader_counts(model);
+    let mut fused = 0;
+    for id in 0..model.graph.nodes.len() {
+        let NodeKind::Op(op) = &model.graph.nodes[id].kind else {
+            continue;
+        };
+        let inputs = model.graph.nodes[id].inputs.clone();
+        if let Some(act) = FusedAct::of(op) {
+            // conv → act: the activation runs in the convolution's store.
+            let Some(conv_id) = inputs
+                .first()
+                .and_then(|&e| sole_convolution(model, &readers, e))
+            else {
+                continue;
+            };
+            let Some(conv) = convolution_mut(model, conv_id) else {
+                continue;
+            };
+            if conv.epilogue.act != FusedAct::None {
+                continue;
+            }
+            conv.epilogue.act = act;
+            if make_identity(model, id, inputs[0]) {
+                fused += 1;
+            }
+        } else if matches!(
+            op,
+            Op::Elementwise(ElementwiseOp::Binary {
+                op: BinaryFn::Add,
+                ..
+            })
+        ) && inputs.len() == 2
+        {
+            // conv + r (same shape by elemwise_add's definition): r becomes the convolution's
+            // residual input. r must be computed before the convolution (node order is the
+            // execution order), so try each operand as the convolution.
+            for (c, r) in [(0, 1), (1, 0)] {
+                let Some(conv_id) = sole_convolution(model, &readers, inputs[c]) else {
+                    continue;
+                };
+                let residual = inputs[r];
+                if residual.node >= conv_id {
+                    continue;
+                }
+                let Some(conv) = convolution_mut(model, conv_id) else {
+                    continue;
+                };
+                if conv.epilogue.residual || conv.epilogue.act != FusedAct::None {
+                    continue;
+                }
+                conv.epilogue.residual = true;
+                model.graph.nodes[conv_id].inputs.push(residual);
+                if make_identity(model, id, inputs[c]) {
+                    fused += 1;
+                }
+                break;
+            }
+        }
+    }
+    fused
 }

@@ -640,7 +640,7 @@ impl Operator for ActivationOp {
 fn activation(act: ActType, x: &[f32], out: &mut [f32]) {
     let pairs = out.iter_mut().zip(x);
     match act {
-        ActType::Relu => pairs.for_each(|(o, &v)| *o = if v > 0.0 { v } else { 0.0 }),
+        ActType::Relu => pairs.for_each(|(o, &v)| *o = super::epilogue::relu(v)),
         ActType::Sigmoid => pairs.for_each(|(o, &v)| *o = 1.0 / (1.0 + (-v).exp())),
         ActType::Tanh => pairs.for_each(|(o, &v)| *o = v.tanh()),
         ActType::SoftRelu => pairs.for_each(|(o, &v)| {
@@ -656,7 +656,7 @@ fn activation(act: ActType, x: &[f32], out: &mut [f32]) {
 
 fn leaky(x: &[f32], out: &mut [f32], slope: f32) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = if v > 0.0 { v } else { slope * v };
+        *o = super::epilogue::leaky(v, slope);
     }
 }
 

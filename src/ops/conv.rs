@@ -19,6 +19,7 @@
 use crate::backend::cpu::gemm::{gemm, MatRef};
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
+use crate::ops::epilogue::Epilogue;
 use crate::ops::{InputRole, Operator, Scratch};
 use crate::tensor::{numel, View, ViewMut};
 
@@ -310,6 +311,9 @@ pub struct Convolution {
     pub num_filter: usize,
     pub num_group: usize,
     pub no_bias: bool,
+    /// Ops fused into the store by [`crate::optimize::fuse_epilogues`] (none when parsed). With
+    /// a residual, the op has one more input after the bias: `residual`, of the output's shape.
+    pub epilogue: Epilogue,
 }
 
 impl Convolution {
@@ -321,6 +325,7 @@ impl Convolution {
             num_group: positive(attrs, "num_group", Some(1))?,
             no_bias: attrs.bool_or("no_bias", false)?,
             window,
+            epilogue: Epilogue::default(),
         })
     }
 
@@ -412,7 +417,12 @@ impl Convolution {
     }
 
     fn infer_shape(&self, inputs: &mut [Option<Vec<usize>>]) -> Result<Vec<Vec<usize>>> {
-        expect_inputs("Convolution", inputs, if self.no_bias { 2 } else { 3 })?;
+        let params = if self.no_bias { 2 } else { 3 };
+        expect_inputs(
+            "Convolution",
+            inputs,
+            params + usize::from(self.epilogue.residual),
+        )?;
         let data = data_shape("Convolution", inputs, 0)?;
         let g = self.geometry(&data)?;
         expect_param_shape(
@@ -425,6 +435,16 @@ impl Convolution {
         }
         let mut out = vec![data[0], self.num_filter];
         out.extend_from_slice(&g.output[3 - self.window.ndim()..]);
+        if self.epilogue.residual {
+            let residual = data_shape("Convolution", inputs, params)?;
+            if residual != out {
+                return Err(Error::shape(format!(
+                    "Convolution: the fused residual {} does not match the output {}",
+                    fmt_shape(&residual),
+                    fmt_shape(&out)
+                )));
+            }
+        }
         Ok(vec![out])
     }
 
@@ -434,6 +454,10 @@ impl Convolution {
         outputs: &mut [ViewMut],
         scratch: &mut Scratch,
     ) -> Result<()> {
+        let (inputs, residual) = match (self.epilogue.residual, inputs.split_last()) {
+            (true, Some((r, rest))) => (rest, Some(r.data)),
+            _ => (inputs, None),
+        };
         let (x, w, bias, y) = unpack("Convolution", inputs, outputs, self.no_bias)?;
         let g = self.geometry(x.shape)?;
         let (batch, channels) = (x.shape[0], x.shape[1]);
@@ -452,6 +476,10 @@ impl Convolution {
         if let Some(b) = bias {
             check_count("Convolution", "bias", b.data, filters)?;
         }
+        if let Some(r) = residual {
+            check_count("Convolution", "residual", r, y.data.len())?;
+        }
+        let epilogue = self.epilogue;
 
         let k = cg * g.kernel_size();
         if y.data.is_empty() {
@@ -462,6 +490,7 @@ impl Convolution {
 
         if groups > 1 && cg == 1 {
             depthwise(x.data, w.data, y.data, channels, fg, &g, scratch);
+            epilogue.apply(y.data, residual);
             return Ok(());
         }
         let w_out = g.output[2];
@@ -479,7 +508,9 @@ impl Convolution {
             for grp in 0..groups {
                 let x_g = &x.data[(n * channels + grp * cg) * in_size..][..cg * in_size];
                 let a = MatRef::row_major(&w.data[grp * fg * k..][..fg * k], k);
-                let y_g = &mut y.data[(n * filters + grp * fg) * out_size..][..fg * out_size];
+                let first_out = (n * filters + grp * fg) * out_size;
+                let y_g = &mut y.data[first_out..][..fg * out_size];
+                let r_g = residual.map(|r| &r[first_out..][..fg * out_size]);
                 if g.is_pointwise() {
                     // The input planes are the im2col matrix.
                     gemm(
@@ -493,6 +524,7 @@ impl Convolution {
                         y_g,
                         out_size,
                     );
+                    epilogue.apply(y_g, r_g);
                     continue;
                 }
                 for first in (0..lines).step_by(lines_per_block) {
@@ -513,6 +545,14 @@ impl Convolution {
                         &mut y_g[first * w_out..],
                         out_size,
                     );
+                    // The epilogue runs on the block just computed, while it is in cache.
+                    if !epilogue.is_identity() {
+                        for f in 0..fg {
+                            let span =
+                                f * out_size + first * w_out..f * out_size + first * w_out + cols;
+                            epilogue.apply(&mut y_g[span.clone()], r_g.map(|r| &r[span]));
+                        }
+                    }
                 }
             }
         }
@@ -1495,7 +1535,13 @@ impl Operator for ConvOp {
             v
         };
         match self {
-            ConvOp::Convolution(c) => with_bias(c.no_bias),
+            ConvOp::Convolution(c) => {
+                let mut v = with_bias(c.no_bias);
+                if c.epilogue.residual {
+                    v.push(("residual".to_string(), InputRole::Data));
+                }
+                v
+            }
             ConvOp::Deconvolution(d) => with_bias(d.no_bias),
             ConvOp::UpSampling(u) => u.inputs(),
         }

@@ -863,13 +863,7 @@ impl Operator for ElementwiseOp {
                 expect_len(x, "data")?;
                 let (lo, hi) = (*a_min, *a_max);
                 for (o, &v) in out.data.iter_mut().zip(x.data) {
-                    *o = if v > hi {
-                        hi
-                    } else if v < lo {
-                        lo
-                    } else {
-                        v
-                    };
+                    *o = super::epilogue::clip(v, lo, hi);
                 }
             }
             ElementwiseOp::AddN { num_args } => {

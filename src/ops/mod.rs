@@ -33,6 +33,7 @@ pub mod creation;
 pub mod dense;
 pub mod detection;
 pub mod elementwise;
+pub mod epilogue;
 pub mod index;
 pub mod norm;
 pub mod pool;

@@ -97,8 +97,8 @@ kernels! {
     // gemm.wgsl
     GEMM = Gemm::"gemm"(3 -> 1);
     // conv.wgsl
-    CONV = Conv::"conv_igemm"(3 -> 1);
-    CONV_DEPTHWISE = Conv::"conv_depthwise"(3 -> 1);
+    CONV = Conv::"conv_igemm"(4 -> 1);
+    CONV_DEPTHWISE = Conv::"conv_depthwise"(4 -> 1);
     DECONV = Conv::"deconv"(3 -> 1);
     // pool.wgsl
     POOL = Pool::"pool"(1 -> 1);

@@ -3,6 +3,7 @@
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::ops::conv::{ConvOp, Convolution, Deconvolution, SampleType, UpSampling, Window};
+use crate::ops::epilogue::{Epilogue, FusedAct};
 
 use super::{batch_pieces, strides, BufRef, Lowering, Operand, U};
 use crate::backend::webgpu::kernels::{CONV, CONV_DEPTHWISE, DECONV, STRIDED_COPY};
@@ -85,7 +86,7 @@ impl Geometry {
         self.kernel.iter().product()
     }
 
-    /// The conv.wgsl uniform block.
+    /// The conv.wgsl uniform block. `offsets`: data, weight, output, residual.
     #[allow(clippy::too_many_arguments)]
     fn uniform(
         &self,
@@ -95,8 +96,15 @@ impl Geometry {
         n_total: usize,
         offsets: [usize; 4],
         has_bias: bool,
-        act: u32,
+        epilogue: Epilogue,
     ) -> U {
+        // conv.wgsl's `act()`: 0 none, 1 relu, 2 leaky (a = slope), 3 clip (a, b = bounds).
+        let (act, a, b) = match epilogue.act {
+            FusedAct::None => (0, 0.0, 0.0),
+            FusedAct::Relu => (1, 0.0, 0.0),
+            FusedAct::Leaky { slope } => (2, slope, 0.0),
+            FusedAct::Clip { lo, hi } => (3, lo, hi),
+        };
         let (cg, fg) = (self.channels / self.groups, self.filters / self.groups);
         U::new()
             .u(self.batch)
@@ -134,8 +142,12 @@ impl Geometry {
             .u(offsets[0])
             .u(offsets[1])
             .u(offsets[2])
-            .u(offsets[3])
+            .u(0)
             .bits(act)
+            .u(epilogue.residual as usize)
+            .f(a)
+            .f(b)
+            .u(offsets[3])
             .u(0)
             .u(0)
             .u(0)
@@ -148,6 +160,11 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
         _ => return Err(Error::Backend("Convolution needs data and weight".into())),
     };
     let bias = if c.no_bias { None } else { ins.get(2) };
+    let residual = if c.epilogue.residual {
+        ins.last()
+    } else {
+        None
+    };
     let mut g = Geometry::new(&c.window, &c.window.pad, c.num_group, &x.shape, &out.shape)?;
     let (cg, fg) = (g.channels / g.groups, g.filters / g.groups);
     let b_buf = match bias {
@@ -163,18 +180,24 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
     }
     let depthwise = cg == 1 && w.layout.chunks() == 1;
     let kernel = if depthwise { &CONV_DEPTHWISE } else { &CONV };
-    // Images are processed in pieces when the data or the output is split into slabs.
-    for piece in batch_pieces(&[x, out], kernel)? {
+    let epilogue = c.epilogue;
+    // Images are processed in pieces when the data, the output or the residual is split into
+    // slabs.
+    let mut operands = vec![x, out];
+    operands.extend(residual);
+    for piece in batch_pieces(&operands, kernel)? {
         g.batch = piece.count;
         let ((x_buf, x_off), (y_buf, y_off)) = (piece.slabs[0], piece.slabs[1]);
+        let (r_buf, r_off) = piece.slabs.get(2).copied().unwrap_or((BufRef::Dummy, 0));
         if depthwise {
             let n = g.batch * g.filters * g.out_size();
-            let u = g.uniform(fg, 0, 0, n, [x_off, 0, y_off, 0], bias.is_some(), 0);
+            let offsets = [x_off, 0, y_off, r_off];
+            let u = g.uniform(fg, 0, 0, n, offsets, bias.is_some(), epilogue);
             l.linear(
                 CONV_DEPTHWISE,
                 n,
                 u,
-                vec![x_buf, w.chunk(0), b_buf],
+                vec![x_buf, w.chunk(0), b_buf, r_buf],
                 vec![y_buf],
             )?;
             continue;
@@ -182,9 +205,11 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
         let n_total = g.batch * g.out_size();
         let tiles_n = n_total.div_ceil(64) as u32;
         if w.layout.chunks() == 1 {
-            let u = g.uniform(fg, 0, 0, n_total, [x_off, 0, y_off, 0], bias.is_some(), 0);
+            let offsets = [x_off, 0, y_off, r_off];
+            let u = g.uniform(fg, 0, 0, n_total, offsets, bias.is_some(), epilogue);
             let grid = [tiles_n, fg.div_ceil(64) as u32, g.groups as u32];
-            l.dispatch(CONV, u, vec![x_buf, w.chunk(0), b_buf], vec![y_buf], grid)?;
+            let reads = vec![x_buf, w.chunk(0), b_buf, r_buf];
+            l.dispatch(CONV, u, reads, vec![y_buf], grid)?;
             continue;
         }
         // The weight is split into slabs of whole filters: one dispatch per (slab, group)
@@ -196,7 +221,7 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
                 if lo >= hi {
                     continue;
                 }
-                let offsets = [x_off, (lo - rows.start) * kdim, y_off, 0];
+                let offsets = [x_off, (lo - rows.start) * kdim, y_off, r_off];
                 let u = g.uniform(
                     hi - lo,
                     lo - grp * fg,
@@ -204,10 +229,11 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
                     n_total,
                     offsets,
                     bias.is_some(),
-                    0,
+                    epilogue,
                 );
                 let grid = [tiles_n, (hi - lo).div_ceil(64) as u32, 1];
-                l.dispatch(CONV, u, vec![x_buf, w.chunk(j), b_buf], vec![y_buf], grid)?;
+                let reads = vec![x_buf, w.chunk(j), b_buf, r_buf];
+                l.dispatch(CONV, u, reads, vec![y_buf], grid)?;
             }
         }
     }
@@ -255,7 +281,8 @@ fn deconvolution(
         g.batch = piece.count;
         let ((x_buf, x_off), (y_buf, y_off)) = (piece.slabs[0], piece.slabs[1]);
         let n = g.batch * g.filters * g.out_size();
-        let u = g.uniform(0, 0, 0, n, [x_off, 0, y_off, 0], bias.is_some(), 0);
+        let offsets = [x_off, 0, y_off, 0];
+        let u = g.uniform(0, 0, 0, n, offsets, bias.is_some(), Epilogue::default());
         l.linear(DECONV, n, u, vec![x_buf, w_buf, b], vec![y_buf])?;
     }
     Ok(())
