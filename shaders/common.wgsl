@@ -103,28 +103,27 @@ fn to_i64_x86(x: f32) -> f32 {
     return trunc(x);
 }
 
-// Cast codes: 0 float32/float64, 1 float16, 2 bfloat16, 3 bool, 4 int32, 5 int64, 6 uint8,
-// 7 int8, 8 int16, 9 uint16, 10 uint32, 11 uint64.
+// The codes CAST_* are declared in src/backend/webgpu/wgsl.rs (with every family's own).
 fn cast_to(code: u32, x: f32) -> f32 {
     switch code {
-        case 0u: { return x; }
-        case 1u: { return to_f16(x); }
-        case 2u: { return bitcast<f32>(bitcast<u32>(x) & 0xffff0000u); }
-        case 3u: { return flag(truthy(x)); }
-        case 4u: { return f32(to_i32_x86(x)); }
-        case 5u: { return to_i64_x86(x); }
-        case 6u: { return f32(bitcast<u32>(to_i32_x86(x)) & 0xffu); }
-        case 7u: { return f32((to_i32_x86(x) << 24u) >> 24u); }
-        case 8u: { return f32((to_i32_x86(x) << 16u) >> 16u); }
-        case 9u: { return f32(bitcast<u32>(to_i32_x86(x)) & 0xffffu); }
-        case 10u: {
+        case CAST_F32: { return x; }
+        case CAST_F16: { return to_f16(x); }
+        case CAST_BF16: { return bitcast<f32>(bitcast<u32>(x) & 0xffff0000u); }
+        case CAST_BOOL: { return flag(truthy(x)); }
+        case CAST_I32: { return f32(to_i32_x86(x)); }
+        case CAST_I64: { return to_i64_x86(x); }
+        case CAST_U8: { return f32(bitcast<u32>(to_i32_x86(x)) & 0xffu); }
+        case CAST_I8: { return f32((to_i32_x86(x) << 24u) >> 24u); }
+        case CAST_I16: { return f32((to_i32_x86(x) << 16u) >> 16u); }
+        case CAST_U16: { return f32(bitcast<u32>(to_i32_x86(x)) & 0xffffu); }
+        case CAST_U32: {
             let v = to_i64_x86(x);
             if (v == -9.223372e18) {
                 return 0.0;
             }
             return v - floor(v / 4294967296.0) * 4294967296.0;
         }
-        case 11u: {
+        case CAST_U64: {
             let v = to_i64_x86(x);
             return select(v, v + 18446744073709551616.0, v < 0.0);
         }

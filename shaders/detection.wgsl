@@ -6,46 +6,9 @@
 
 @group(0) @binding(6) var<storage, read> in5: array<f32>;
 
-struct P {
-    n: u32,            // threads (linear kernels) or batches (per-batch kernels)
-    rows: u32,         // N: rows (anchors) per batch
-    width: u32,        // K: values per row
-    pow2: u32,         // padded sort length per batch (a power of two >= rows)
-    score_index: u32,
-    coord_start: u32,
-    id_index: i32,     // < 0: no id column
-    background_id: i32,
-    valid_thresh: f32,
-    overlap: f32,
-    topk: i32,         // <= 0: no limit
-    flags: u32,        // 1 force_suppress, 2 in corner, 4 out corner, 8 valid = id >= 0 (MultiBoxDetection), 16 NMS on
-    k: u32,            // bitonic block size
-    j: u32,            // bitonic compare distance
-    s0: f32,           // box_decode stds / MultiBoxDetection variances
-    s1: f32,
-    s2: f32,
-    s3: f32,
-    clip: f32,         // box_decode clip; MultiBoxDetection: 1 = clip to [0, 1]
-    classes: u32,
-    threshold: f32,
-    _pad: u32,
-    // ROIAlign / ROIPooling (rows = H, width = W)
-    batch: u32,
-    channels: u32,     // input channels
-    out_channels: u32,
-    ph: u32,
-    pw: u32,
-    sample_ratio: i32,
-    scale: f32,        // spatial_scale
-    roi_flags: u32,    // 1 position_sensitive, 2 aligned
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: DetectionParams;
 
-const FORCE: u32 = 1u;
-const IN_CORNER: u32 = 2u;
-const OUT_CORNER: u32 = 4u;
-const VALID_BY_ID: u32 = 8u;
-const NMS_ON: u32 = 16u;
+// Flags (p.flags, p.roi_flags): FLAG_* and ROI_*, declared in src/backend/webgpu/wgsl.rs.
 
 var<workgroup> wg_u: u32;
 var<workgroup> wg_count: atomic<u32>;
@@ -57,7 +20,7 @@ fn to_u(x: f32) -> u32 {
 
 // ------------------------------------------------------------------ box_decode / box_encode
 
-// One box per thread. in0 = data (B, N, 4), in1 = anchors (1, N, 4). flags & IN_CORNER: anchors
+// One box per thread. in0 = data (B, N, 4), in1 = anchors (1, N, 4). flags & FLAG_IN_CORNER: anchors
 // in corner format.
 @compute @workgroup_size(256)
 fn box_decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -71,7 +34,7 @@ fn box_decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     var ay = in1[a + 1u];
     var aw = in1[a + 2u];
     var ah = in1[a + 3u];
-    if ((p.flags & IN_CORNER) != 0u) {
+    if ((p.flags & FLAG_IN_CORNER) != 0u) {
         aw = in1[a + 2u] - in1[a];
         ah = in1[a + 3u] - in1[a + 1u];
         ax = in1[a] + aw * 0.5;
@@ -143,7 +106,7 @@ fn row_valid(b: u32, i: u32) -> bool {
         return false;
     }
     let base = row_base(b, i);
-    if ((p.flags & VALID_BY_ID) != 0u) {
+    if ((p.flags & FLAG_VALID_BY_ID) != 0u) {
         return in0[base] >= 0.0;
     }
     let s = in0[base + p.score_index];
@@ -289,7 +252,7 @@ fn box_nms(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         return;
     }
     let alive = b * p.pow2;
-    let corner = (p.flags & IN_CORNER) != 0u;
+    let corner = (p.flags & FLAG_IN_CORNER) != 0u;
     // Valid rows come first in the sorted order: count them.
     if (lid == 0u) {
         atomicStore(&wg_count, 0u);
@@ -328,7 +291,7 @@ fn box_nms(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
             for (var j = i + 1u + lid; j < cnt; j += 256u) {
                 if (out1[alive + j] > 0.5) {
                     let rj = row_base(b, sorted(b, j));
-                    let same = p.id_index < 0 || (p.flags & FORCE) != 0u
+                    let same = p.id_index < 0 || (p.flags & FLAG_FORCE) != 0u
                         || in0[rj + u32(p.id_index)] == in0[ri + u32(p.id_index)];
                     if (same) {
                         let bb = nms_box(rj + c);
@@ -345,7 +308,7 @@ fn box_nms(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         storageBarrier();
     }
     // Compaction: kept rows in sorted order, converted to the output format.
-    let convert = ((p.flags & IN_CORNER) != 0u) != ((p.flags & OUT_CORNER) != 0u);
+    let convert = ((p.flags & FLAG_IN_CORNER) != 0u) != ((p.flags & FLAG_OUT_CORNER) != 0u);
     var total = 0u;
     for (var c0 = 0u; c0 < cnt; c0 += 256u) {
         let i = c0 + lid;
@@ -493,7 +456,7 @@ fn mbd_nms(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         wg_u = u32(in2[b]);
     }
     let valid = workgroupUniformLoad(&wg_u);
-    let nms = (p.flags & NMS_ON) != 0u && valid > 0u;
+    let nms = (p.flags & FLAG_NMS_ON) != 0u && valid > 0u;
     var nkeep = 0u;
     if (nms) {
         nkeep = valid;
@@ -528,7 +491,7 @@ fn mbd_nms(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
             let a = out_box(ri);
             for (var j = i + 1u + lid; j < nkeep; j += 256u) {
                 let rj = base + j * 6u;
-                if (out0[rj] >= 0.0 && ((p.flags & FORCE) != 0u || out0[rj] == out0[ri])) {
+                if (out0[rj] >= 0.0 && ((p.flags & FLAG_FORCE) != 0u || out0[rj] == out0[ri])) {
                     if (overlap(a, out_box(rj)) >= p.overlap) {
                         out0[rj] = -1.0;
                     }
@@ -616,14 +579,14 @@ fn roi_align(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
         return;
     }
     var off = 0.0;
-    if ((p.roi_flags & 2u) != 0u) {
+    if ((p.roi_flags & ROI_ALIGNED) != 0u) {
         off = 0.5;
     }
     let sw = in1[r * 5u + 1u] * p.scale - off;
     let sh = in1[r * 5u + 2u] * p.scale - off;
     var rw = in1[r * 5u + 3u] * p.scale - off - sw;
     var rh = in1[r * 5u + 4u] * p.scale - off - sh;
-    if ((p.roi_flags & 2u) == 0u) {
+    if ((p.roi_flags & ROI_ALIGNED) == 0u) {
         rw = max(rw, 1.0);
         rh = max(rh, 1.0);
     }
@@ -637,7 +600,7 @@ fn roi_align(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
     }
     let count = f32(max(gh * gw, 1u));
     var cin = c;
-    if ((p.roi_flags & 1u) != 0u) {
+    if ((p.roi_flags & ROI_POSITION_SENSITIVE) != 0u) {
         cin = (c * p.ph + py) * p.pw + px;
     }
     let plane = (u32(bi) * p.channels + cin) * p.rows * p.width;

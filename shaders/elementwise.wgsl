@@ -3,25 +3,7 @@
 // Semantics follow src/ops/elementwise.rs and src/ops/activation.rs (the CPU reference); the
 // special functions are f32 approximations accurate to ~1e-6 relative.
 
-struct P {
-    n: u32,
-    op: u32,
-    rank: u32,       // binary: axes of the output shape (<= 8); 0 = same-shape fast path
-    _pad0: u32,
-    a: f32,          // map: first parameter (scalar, slope, alpha, a_min, cast code bits...)
-    b: f32,          // map: second parameter (beta, a_max...)
-    off0: u32,       // element offsets of in0, in1, in2 and out0
-    off1: u32,
-    off2: u32,
-    off_out: u32,
-    _pad1: u32,
-    _pad2: u32,
-    shape: array<vec4<u32>, 2>,   // output shape (binary / where)
-    strides0: array<vec4<u32>, 2>, // element strides of in0 per output axis (0 = broadcast)
-    strides1: array<vec4<u32>, 2>,
-    strides2: array<vec4<u32>, 2>,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: ElementwiseParams;
 
 // The op code baked into a specialised pipeline (the uniform's `op` otherwise).
 override OP: u32 = 0xffffffffu;
@@ -399,86 +381,86 @@ fn round_away_(x: f32) -> f32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Op tables (codes match src/backend/webgpu/lower/elementwise.rs)
+// Op tables (the codes UNARY_*, BINARY_*, MAP_* are declared in src/backend/webgpu/wgsl.rs)
 // ---------------------------------------------------------------------------------------------
 
 fn unary(op: u32, x: f32) -> f32 {
     switch op {
-        case 0u: { return abs(x); }
-        case 1u: { return select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0); }
-        case 2u: { return -x; }
-        case 3u: { return 1.0 / x; }
-        case 4u: { return x * x; }
-        case 5u: { return sqrt(x); }
-        case 6u: { return 1.0 / sqrt(x); }
-        case 7u: { return cbrt_(x); }
-        case 8u: { return 1.0 / cbrt_(x); }
-        case 9u: { return exp(x); }
-        case 10u: { return expm1_(x); }
-        case 11u: { return log(x); }
-        case 12u: { return log2(x); }
-        case 13u: { return log2(x) * 0.301029996; }
-        case 14u: { return log1p_(x); }
-        case 15u: { return sin_(x); }
-        case 16u: { return cos_(x); }
-        case 17u: { return sin_(x) / cos_(x); }
-        case 18u: { return asin_(x); }
-        case 19u: { return acos_(x); }
-        case 20u: { return atan_(x); }
-        case 21u: { return sinh_(x); }
-        case 22u: { let e = exp(abs(x)); return 0.5 * (e + 1.0 / e); }
-        case 23u: { return tanh_(x); }
-        case 24u: { return asinh_(x); }
-        case 25u: { return acosh_(x); }
-        case 26u: { return atanh_(x); }
-        case 27u: { return x * 57.2957795; }
-        case 28u: { return x * 0.0174532925; }
-        case 29u: { return floor(x); }
-        case 30u: { return ceil(x); }
-        case 31u: { return round_away_(x); }
-        case 32u: {
+        case UNARY_ABS: { return abs(x); }
+        case UNARY_SIGN: { return select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0); }
+        case UNARY_NEGATIVE: { return -x; }
+        case UNARY_RECIPROCAL: { return 1.0 / x; }
+        case UNARY_SQUARE: { return x * x; }
+        case UNARY_SQRT: { return sqrt(x); }
+        case UNARY_RSQRT: { return 1.0 / sqrt(x); }
+        case UNARY_CBRT: { return cbrt_(x); }
+        case UNARY_RCBRT: { return 1.0 / cbrt_(x); }
+        case UNARY_EXP: { return exp(x); }
+        case UNARY_EXPM1: { return expm1_(x); }
+        case UNARY_LOG: { return log(x); }
+        case UNARY_LOG2: { return log2(x); }
+        case UNARY_LOG10: { return log2(x) * 0.301029996; }
+        case UNARY_LOG1P: { return log1p_(x); }
+        case UNARY_SIN: { return sin_(x); }
+        case UNARY_COS: { return cos_(x); }
+        case UNARY_TAN: { return sin_(x) / cos_(x); }
+        case UNARY_ARCSIN: { return asin_(x); }
+        case UNARY_ARCCOS: { return acos_(x); }
+        case UNARY_ARCTAN: { return atan_(x); }
+        case UNARY_SINH: { return sinh_(x); }
+        case UNARY_COSH: { let e = exp(abs(x)); return 0.5 * (e + 1.0 / e); }
+        case UNARY_TANH: { return tanh_(x); }
+        case UNARY_ARCSINH: { return asinh_(x); }
+        case UNARY_ARCCOSH: { return acosh_(x); }
+        case UNARY_ARCTANH: { return atanh_(x); }
+        case UNARY_DEGREES: { return x * 57.2957795; }
+        case UNARY_RADIANS: { return x * 0.0174532925; }
+        case UNARY_FLOOR: { return floor(x); }
+        case UNARY_CEIL: { return ceil(x); }
+        case UNARY_ROUND: { return round_away_(x); }
+        case UNARY_RINT: {
             let lo = floor(x);
             let hi = ceil(x);
             return select(hi, lo, x - lo <= hi - x);
         }
-        case 33u, 34u: { return trunc(x); }
-        case 35u: { return erf_(x); }
-        case 36u: { return erfinv_(x); }
-        case 37u: { return gamma_(x); }
-        case 38u: { return lgamma_(x); }
-        case 39u: { return select(0.0, x, is_nan(x) || x > 0.0); }
-        case 40u: { return 1.0 / (1.0 + exp(-x)); }
-        case 41u: { return x / (1.0 + abs(x)); }
-        case 42u: { return flag(x == 0.0 && !is_nan(x)); }
+        case UNARY_TRUNC, UNARY_FIX: { return trunc(x); }
+        case UNARY_ERF: { return erf_(x); }
+        case UNARY_ERFINV: { return erfinv_(x); }
+        case UNARY_GAMMA: { return gamma_(x); }
+        case UNARY_GAMMALN: { return lgamma_(x); }
+        case UNARY_RELU: { return select(0.0, x, is_nan(x) || x > 0.0); }
+        case UNARY_SIGMOID: { return 1.0 / (1.0 + exp(-x)); }
+        case UNARY_SOFTSIGN: { return x / (1.0 + abs(x)); }
+        case UNARY_LOGICAL_NOT: { return flag(x == 0.0 && !is_nan(x)); }
         default: { return f_nan(); }
     }
 }
 
 fn binop(op: u32, a: f32, b: f32) -> f32 {
     switch op {
-        case 0u: { return a + b; }
-        case 1u: { return a - b; }
-        case 2u: { return a * b; }
-        case 3u: { return a / b; }
-        case 4u: { return select(b, a, is_nan(a) || a > b); }
-        case 5u: { return select(b, a, is_nan(a) || a < b); }
-        case 6u: { return pow_(a, b); }
-        case 7u: { return hypot_(a, b); }
-        case 8u: { return mod_(a, b); }
-        case 9u: { return flag(a == b && !is_nan(a)); }
-        case 10u: { return flag(a != b || is_nan(a) || is_nan(b)); }
-        case 11u: { return flag(a > b && !is_nan(a) && !is_nan(b)); }
-        case 12u: { return flag(a >= b && !is_nan(a) && !is_nan(b)); }
-        case 13u: { return flag(a < b && !is_nan(a) && !is_nan(b)); }
-        case 14u: { return flag(a <= b && !is_nan(a) && !is_nan(b)); }
-        case 15u: { return flag(truthy(a) && truthy(b)); }
-        case 16u: { return flag(truthy(a) || truthy(b)); }
-        case 17u: { return flag(truthy(a) != truthy(b)); }
+        case BINARY_ADD: { return a + b; }
+        case BINARY_SUB: { return a - b; }
+        case BINARY_MUL: { return a * b; }
+        case BINARY_DIV: { return a / b; }
+        case BINARY_MAXIMUM: { return select(b, a, is_nan(a) || a > b); }
+        case BINARY_MINIMUM: { return select(b, a, is_nan(a) || a < b); }
+        case BINARY_POWER: { return pow_(a, b); }
+        case BINARY_HYPOT: { return hypot_(a, b); }
+        case BINARY_MOD: { return mod_(a, b); }
+        case BINARY_EQUAL: { return flag(a == b && !is_nan(a)); }
+        case BINARY_NOT_EQUAL: { return flag(a != b || is_nan(a) || is_nan(b)); }
+        case BINARY_GREATER: { return flag(a > b && !is_nan(a) && !is_nan(b)); }
+        case BINARY_GREATER_EQUAL: { return flag(a >= b && !is_nan(a) && !is_nan(b)); }
+        case BINARY_LESSER: { return flag(a < b && !is_nan(a) && !is_nan(b)); }
+        case BINARY_LESSER_EQUAL: { return flag(a <= b && !is_nan(a) && !is_nan(b)); }
+        case BINARY_LOGICAL_AND: { return flag(truthy(a) && truthy(b)); }
+        case BINARY_LOGICAL_OR: { return flag(truthy(a) || truthy(b)); }
+        case BINARY_LOGICAL_XOR: { return flag(truthy(a) != truthy(b)); }
         // PReLU: `b` is the slope of a's channel.
-        case 18u: { return select(a * b, a, a > 0.0); }
+        case BINARY_PRELU: { return select(a * b, a, a > 0.0); }
         // Integer-tensor division: truncation toward zero, x / 0 = 0 (see BinaryFn::IntDiv).
         // i32 arithmetic where both operands fit (exact), else the f32 quotient truncated.
-        case 19u: {
+        case BINARY_INT_DIV: {
             if (b == 0.0) { return 0.0; }
             if (abs(a) < 2147483648.0 && abs(b) < 2147483648.0) {
                 return f32(i32(a) / i32(b));
@@ -492,41 +474,41 @@ fn binop(op: u32, a: f32, b: f32) -> f32 {
 // Everything with one tensor operand. Codes: 0..63 unary functions, 64 + b: binary op b with the
 // scalar `a` on the right, 96 + b: with `a` on the left, then the named ones below.
 fn map_value(op: u32, x: f32) -> f32 {
-    if (op < 64u) {
+    if (op < MAP_SCALAR_RHS) {
         return unary(op, x);
     }
-    if (op < 96u) {
-        return binop(op - 64u, x, p.a);
+    if (op < MAP_SCALAR_LHS) {
+        return binop(op - MAP_SCALAR_RHS, x, p.a);
     }
-    if (op < 128u) {
-        return binop(op - 96u, p.a, x);
+    if (op < MAP_CLIP) {
+        return binop(op - MAP_SCALAR_LHS, p.a, x);
     }
     switch op {
         // clip(a_min = a, a_max = b); NaN passes through.
-        case 128u: { return clip_(x, p.a, p.b); }
+        case MAP_CLIP: { return clip_(x, p.a, p.b); }
         // hard_sigmoid(alpha = a, beta = b)
-        case 129u: {
+        case MAP_HARD_SIGMOID: {
             let y = p.a * x + p.b;
             return select(select(y, 0.0, y < 0.0), 1.0, y > 1.0);
         }
-        case 130u: { return cast_to(bitcast<u32>(p.a), x); }
-        case 131u: { return x; }
+        case MAP_CAST: { return cast_to(bitcast<u32>(p.a), x); }
+        case MAP_IDENTITY: { return x; }
         // softrelu: log(1 + e^x)
-        case 132u: { return select(log1p_(exp(x)), x, x > 20.0); }
+        case MAP_SOFTRELU: { return select(log1p_(exp(x)), x, x > 20.0); }
         // LeakyReLU leaky / rrelu (slope = a)
-        case 133u: { return leaky_(x, p.a); }
+        case MAP_LEAKY: { return leaky_(x, p.a); }
         // elu (slope = a)
-        case 134u: { return select(p.a * expm1_(x), x, x > 0.0); }
+        case MAP_ELU: { return select(p.a * expm1_(x), x, x > 0.0); }
         // selu
-        case 135u: { return 1.05070099 * select(1.67326324 * expm1_(x), x, x > 0.0); }
+        case MAP_SELU: { return 1.05070099 * select(1.67326324 * expm1_(x), x, x > 0.0); }
         // gelu (erf form)
-        case 136u: { return 0.5 * x * (1.0 + erf_(x * 0.707106781)); }
+        case MAP_GELU: { return 0.5 * x * (1.0 + erf_(x * 0.707106781)); }
         // fill with a
-        case 137u: { return p.a; }
+        case MAP_FILL: { return p.a; }
         // Activation(relu): NaN -> 0
-        case 139u: { return relu_(x); }
+        case MAP_ACT_RELU: { return relu_(x); }
         // smooth_l1 (sigma = a)
-        case 138u: {
+        case MAP_SMOOTH_L1: {
             let s2 = p.a * p.a;
             if (s2 == 0.0) {
                 return 0.5 * x * x * s2;

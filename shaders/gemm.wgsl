@@ -6,29 +6,7 @@
 // sub-block (rows ty + 16·i, columns tx + 16·j); K advances in steps of 16 through workgroup
 // memory.
 
-struct P {
-    m: u32,
-    n: u32,
-    k: u32,
-    bias_mode: u32,  // 0 none, 1 per column (bias[n]), 2 per row (bias[m])
-    a_off: u32,
-    a_rs: u32,
-    a_cs: u32,
-    a_bs: u32,
-    b_off: u32,
-    b_rs: u32,
-    b_cs: u32,
-    b_bs: u32,
-    c_off: u32,
-    c_rs: u32,
-    c_cs: u32,
-    c_bs: u32,
-    bias_off: u32,
-    act: u32,        // 0 none, 1 relu applied after the bias
-    _pad0: u32,
-    _pad1: u32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: GemmParams;
 
 const TM: u32 = 64u;
 const TN: u32 = 64u;

@@ -2,21 +2,7 @@
 // f32 values, truncated toward zero; NaN, ±inf and out-of-range values behave like the C++ cast
 // to i64 (the most negative integer), which clip mode clamps to 0.
 
-struct P {
-    n: u32,           // output elements
-    outer: u32,
-    axis_len: u32,    // n: the gathered axis
-    inner: u32,
-    n_idx: u32,       // take: number of indices
-    mode: u32,        // 0 clip (and raise), 1 wrap
-    row_lo: u32,      // take: rows of `a` held by this slab [row_lo, row_hi); others are skipped
-    row_hi: u32,
-    on_value: f32,
-    off_value: f32,
-    x_off: u32,
-    y_off: u32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: IndexParams;
 
 // The row an index selects in 0..n.
 fn resolve(x: f32, n: u32, mode: u32) -> u32 {

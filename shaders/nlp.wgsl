@@ -1,21 +1,7 @@
 // Sequence and Transformer operators (src/ops/sequence.rs, src/ops/transformer.rs), one thread
 // per output value.
 
-struct P {
-    n: u32,          // output values
-    kind: u32,       // sequence: 0 mask, 1 last, 2 reverse; interleaved: 0 self, 1 enc-dec
-    axis: u32,       // sequence: time axis (0 or 1)
-    t_len: u32,      // sequence: T; interleaved: Tq
-    batch: u32,
-    inner: u32,      // sequence: values per (t, b); interleaved: head size D
-    use_len: u32,    // sequence: 1 when in1 holds the lengths
-    heads: u32,
-    value: f32,      // SequenceMask fill; interleaved: 1/√D; scale: the factor
-    tk: u32,         // interleaved: Tk
-    _pad0: u32,
-    _pad1: u32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: NlpParams;
 
 fn seq_len(b: u32) -> u32 {
     if (p.use_len == 0u) {

@@ -2,25 +2,7 @@
 // row normalisations (InstanceNorm, LayerNorm, GroupNorm, L2Normalization: one workgroup per
 // normalised vector) and LRN (one thread per element).
 
-struct P {
-    n: u32,          // batch_norm / lrn: elements; row_norm: rows
-    channels: u32,   // batch_norm: C; lrn: C
-    inner: u32,      // batch_norm: elements per channel block; row_norm: stride between a row's elements; lrn: spatial size
-    len: u32,        // row_norm: elements per row
-    eps: f32,
-    mode: u32,       // batch_norm: 1 = fix_gamma; row_norm: 0 normalise, 1 L2; bn stats: 1 = V1 (variance)
-    gamma_mode: u32, // row_norm: 0 gamma[j] (position in the row), 1 gamma[row % gamma_mod]
-    gamma_mod: u32,
-    stats: u32,      // row_norm: 1 = also write mean (out1) and std (out2) per row
-    nsize: u32,      // lrn
-    alpha: f32,      // lrn: alpha / nsize
-    beta: f32,       // lrn
-    knorm: f32,      // lrn
-    x_off: u32,
-    y_off: u32,
-    _pad0: u32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: NormParams;
 
 // y = x·scale + shift with scale = g/sqrt(var + eps), shift = beta − mean·scale (the CPU
 // kernel's order of operations). in0 = x, in1 = gamma, in2 = beta, in3 = mean, in4 = var.

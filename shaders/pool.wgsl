@@ -3,18 +3,7 @@
 // input; max starts at −FLT_MAX (padding never wins, NaN never wins); avg divides by the window
 // clipped to the padded extent (count_include_pad) or by its real cells.
 
-struct P {
-    n: u32,           // output elements (N·C·out_size)
-    mode: u32,        // 0 max, 1 avg, 2 sum (and lp 1), 3 lp 2, 4 lp 3
-    count_include_pad: u32,
-    three_d: u32,     // 5-D data: an all-padding avg window without count_include_pad is 0/0 = NaN
-    in_d: u32, in_h: u32, in_w: u32, in_size: u32,
-    out_d: u32, out_h: u32, out_w: u32, out_size: u32,
-    k_d: u32, k_h: u32, k_w: u32, x_off: u32,
-    s_d: u32, s_h: u32, s_w: u32, y_off: u32,
-    p_d: u32, p_h: u32, p_w: u32, _pad0: u32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: PoolParams;
 
 // The mode baked into a specialised pipeline (the uniform's `mode` otherwise).
 override OP: u32 = 0xffffffffu;

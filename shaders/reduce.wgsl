@@ -2,21 +2,7 @@
 // argmax/argmin (entry `reduce`: one workgroup per output element), and topk/sort/argsort
 // (entry `topk`: one thread per input element, ranked by counting).
 
-struct P {
-    n_out: u32,
-    count: u32,       // reduced elements per output
-    op: u32,          // 0 sum, 1 mean, 2 max, 3 min, 4 prod, 5 nansum, 6 nanprod, 7 L1, 8 L2, 9 argmax, 10 argmin
-    kept_rank: u32,
-    red_rank: u32,
-    x_off: u32,
-    y_off: u32,
-    _pad0: u32,
-    kept_shape: array<vec4<u32>, 2>,
-    kept_strides: array<vec4<u32>, 2>,
-    red_shape: array<vec4<u32>, 2>,
-    red_strides: array<vec4<u32>, 2>,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: ReduceParams;
 
 // The op code baked into a specialised pipeline (the uniform's `op` otherwise).
 override OP: u32 = 0xffffffffu;
@@ -176,17 +162,7 @@ fn reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 
 // topk over rows of (outer, n, inner): element t of a row goes to position
 // #{u : u before t}, "before" = larger value (smaller when ascending), ties by index.
-struct Q {
-    total: u32,     // outer · n · inner
-    n: u32,
-    inner: u32,
-    k: u32,
-    ret: u32,       // 0 values, 1 indices, 2 both (values out0, indices out1), 3 mask
-    ascending: u32,
-    cast_code: u32,
-    x_off: u32,
-}
-@group(0) @binding(0) var<uniform> q: Q;
+@group(0) @binding(0) var<uniform> q: TopkParams;
 
 @compute @workgroup_size(256)
 fn topk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

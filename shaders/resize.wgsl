@@ -1,17 +1,7 @@
 // Segmentation resizing (src/ops/resize.rs), NCHW, one thread per output value:
 // `bilinear` (_contrib_BilinearResize2D) and `adaptive_avg` (_contrib_AdaptiveAvgPooling2D).
 
-struct P {
-    n: u32,          // output values
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    align: u32,      // bilinear: align_corners
-    scale_h: f32,    // bilinear: source scale per axis (ops::resize::bilinear_scale)
-    scale_w: f32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: ResizeParams; // declared in src/backend/webgpu/wgsl.rs
 
 // Source index (first, second) and weight of the second along one axis.
 fn src_coord(i: u32, scale: f32, size: u32) -> vec3<f32> {

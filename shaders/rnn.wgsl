@@ -8,39 +8,7 @@
 // Work buffer (`rnn_input`'s out0, `rnn_recur`'s out1): gx (D, T·N, G·H) at 0, then per
 // (dir, b): gr (G·H) at gr_off, c (H) at c_off, hraw (H) at hraw_off, h (P) at h_off.
 
-struct P {
-    t_len: u32,
-    n: u32,
-    p: u32,          // state width (projection size, or H)
-    h: u32,          // hidden size
-    gh: u32,         // gates × H
-    ci: u32,         // input size of this layer
-    dirs: u32,
-    mode: u32,       // 0 lstm, 1 gru, 2 rnn_relu, 3 rnn_tanh
-    state0: u32,     // (layer · D): first state row of this layer
-    zero_h: u32,     // 1: the initial h is zero (no `state` values)
-    zero_c: u32,
-    has_proj: u32,
-    gr_off: u32,
-    c_off: u32,
-    hraw_off: u32,
-    h_off: u32,
-    w_i0: u32,
-    w_i1: u32,
-    w_h0: u32,
-    w_h1: u32,
-    w_r0: u32,
-    w_r1: u32,
-    b_i0: u32,
-    b_i1: u32,
-    b_h0: u32,
-    b_h1: u32,
-    total: u32,      // rnn_input: D · T · N · G·H
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: RnnParams;
 
 fn sigm(x: f32) -> f32 {
     return 1.0 / (1.0 + exp(-x));

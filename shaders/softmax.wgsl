@@ -1,18 +1,7 @@
 // The softmax family (src/ops/activation.rs): softmax, log_softmax, softmin, SoftmaxOutput,
 // SoftmaxActivation. Data is viewed as (outer, n, inner); one workgroup per (outer, inner) row.
 
-struct P {
-    rows: u32,       // outer · inner
-    n: u32,
-    inner: u32,
-    flags: u32,      // 1 = negate (softmin), 2 = log, 4 = use length (in1), 8 = cast the output,
-                     // 16 = oneDNN's NaN convention (SoftmaxRows::onednn_nan in src/ops/activation.rs)
-    temperature: f32,
-    cast_code: u32,
-    x_off: u32,
-    y_off: u32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: SoftmaxParams;
 
 const SW: u32 = 256u;
 var<workgroup> part: array<f32, 256>;
@@ -59,7 +48,7 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     let ii = r % p.inner;
     let base = o * p.n * p.inner + ii;
     var len = p.n;
-    if ((p.flags & 4u) != 0u) {
+    if ((p.flags & SOFTMAX_LENGTH) != 0u) {
         let l = in1[r];
         if (is_nan(l) || l <= 0.0) {
             len = 0u;
@@ -67,7 +56,7 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
             len = min(u32(min(l, 4294967040.0)), p.n);
         }
     }
-    let sign = select(1.0, -1.0, (p.flags & 1u) != 0u);
+    let sign = select(1.0, -1.0, (p.flags & SOFTMAX_NEGATE) != 0u);
     var m = -f_inf();
     for (var j = lid; j < len; j += SW) {
         let v = sign * in0[p.x_off + base + j * p.inner];
@@ -101,20 +90,20 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         var y = 0.0;
         if (j < len && nan_row) {
             let d = sign * in0[p.x_off + k] - m;
-            if ((p.flags & 16u) == 0u || is_nan(d)) {
+            if ((p.flags & SOFTMAX_ONEDNN_NAN) == 0u || is_nan(d)) {
                 y = f_nan();
-            } else if ((p.flags & 2u) != 0u) {
+            } else if ((p.flags & SOFTMAX_LOG) != 0u) {
                 y = d - log(F32_MAX);
             }
         } else if (j < len) {
             let z = (sign * in0[p.x_off + k] - m) / p.temperature;
-            if ((p.flags & 2u) != 0u) {
+            if ((p.flags & SOFTMAX_LOG) != 0u) {
                 y = z - log_total;
             } else {
                 y = exp(z) / total;
             }
         }
-        if ((p.flags & 8u) != 0u) {
+        if ((p.flags & SOFTMAX_CAST) != 0u) {
             y = cast_to(p.cast_code, y);
         }
         out0[p.y_off + k] = y;

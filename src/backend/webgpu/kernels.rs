@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use super::wgsl::*;
 use crate::error::Result;
 
 /// Bytes of uniform data per dispatch (every shader's `P` struct fits).
@@ -28,9 +29,11 @@ macro_rules! shader {
 
 const COMMON: &str = shader!("common.wgsl");
 
-/// The shader families: each variant with its file under `shaders/`, named once.
+/// The shader families: each variant with its file under `shaders/`, named once, and the
+/// declarations shared with Rust (uniform blocks, code tables: see `wgsl.rs`) that its source
+/// uses.
 macro_rules! families {
-    ($($variant:ident => $file:literal),* $(,)?) => {
+    ($($variant:ident => $file:literal [$($decl:ty),* $(,)?]),* $(,)?) => {
         /// The shader files (one per kernel family).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub(crate) enum Family {
@@ -38,9 +41,27 @@ macro_rules! families {
         }
 
         impl Family {
+            #[cfg(test)]
+            const ALL: &'static [Family] = &[$(Family::$variant),*];
+
             fn source(self) -> &'static str {
                 match self {
                     $(Family::$variant => shader!($file)),*
+                }
+            }
+
+            /// The WGSL declarations generated from Rust that this family uses.
+            fn declarations(self) -> &'static [&'static str] {
+                match self {
+                    $(Family::$variant => &[$(<$decl as Declared>::WGSL),*]),*
+                }
+            }
+
+            /// (name, size) of the declarations that this family uses (size 0: codes).
+            #[cfg(test)]
+            fn declared(self) -> &'static [(&'static str, usize)] {
+                match self {
+                    $(Family::$variant => &[$((<$decl as Declared>::NAME, <$decl as Declared>::SIZE)),*]),*
                 }
             }
 
@@ -54,19 +75,29 @@ macro_rules! families {
 }
 
 families! {
-    Copy => "copy.wgsl",
-    Elementwise => "elementwise.wgsl",
-    Gemm => "gemm.wgsl",
-    Conv => "conv.wgsl",
-    Pool => "pool.wgsl",
-    Norm => "norm.wgsl",
-    Softmax => "softmax.wgsl",
-    Reduce => "reduce.wgsl",
-    Index => "index.wgsl",
-    Detection => "detection.wgsl",
-    Rnn => "rnn.wgsl",
-    Resize => "resize.wgsl",
-    Nlp => "nlp.wgsl",
+    Copy => "copy.wgsl" [],
+    Elementwise => "elementwise.wgsl" [ElementwiseParams, Unary, Binary, MapCode],
+    Gemm => "gemm.wgsl" [GemmParams],
+    Conv => "conv.wgsl" [],
+    Pool => "pool.wgsl" [PoolParams],
+    Norm => "norm.wgsl" [NormParams],
+    Softmax => "softmax.wgsl" [SoftmaxParams, SoftmaxFlags],
+    Reduce => "reduce.wgsl" [ReduceParams, TopkParams],
+    Index => "index.wgsl" [IndexParams],
+    Detection => "detection.wgsl" [DetectionParams, DetectionFlags, RoiFlags],
+    Rnn => "rnn.wgsl" [RnnParams],
+    Resize => "resize.wgsl" [ResizeParams],
+    Nlp => "nlp.wgsl" [NlpParams],
+}
+
+impl Family {
+    /// The WGSL module of this family: `common.wgsl`, the generated declarations (on the line
+    /// that separates the two files, so a compile error's line number stays the line in
+    /// `shaders/<file>` after `common.wgsl`'s lines) and the family's file.
+    fn module_source(self) -> String {
+        let common = <Cast as Declared>::WGSL; // common.wgsl's own
+        format!("{COMMON}{common}{}\n{}", self.declarations().concat(), self.source())
+    }
 }
 
 /// One compute entry point with its binding signature.
@@ -226,7 +257,7 @@ impl KernelCache {
             .modules
             .entry(kernel.family)
             .or_insert_with(|| {
-                let source = format!("{COMMON}\n{}", kernel.family.source());
+                let source = kernel.family.module_source();
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(kernel.family.file()),
                     source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -252,5 +283,62 @@ impl KernelCache {
         });
         self.pipelines.insert((kernel, spec), pipeline.clone());
         Ok(pipeline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wgpu::naga;
+
+    /// Every family's module (common.wgsl, the declarations generated from Rust, its file)
+    /// parses and validates, and every uniform block has the same size in WGSL as in Rust.
+    #[test]
+    fn generated_declarations_validate_and_match_rust_layouts() {
+        for &family in Family::ALL {
+            let source = family.module_source();
+            let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
+                panic!("{}: {}", family.file(), e.emit_to_string(&source))
+            });
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::empty(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}: {}", family.file(), e.emit_to_string(&source)));
+            let mut layouter = naga::proc::Layouter::default();
+            layouter.update(module.to_ctx()).expect("layout");
+            for &(name, size) in family.declared() {
+                if size == 0 {
+                    continue;
+                }
+                let (handle, _) = module
+                    .types
+                    .iter()
+                    .find(|(_, t)| t.name.as_deref() == Some(name))
+                    .unwrap_or_else(|| panic!("{}: no struct {name}", family.file()));
+                assert_eq!(
+                    layouter[handle].size as usize,
+                    size,
+                    "{}: WGSL size of {name}",
+                    family.file()
+                );
+            }
+        }
+    }
+
+    /// Line numbers: the generated declarations take the line between common.wgsl and the
+    /// family's file, as the blank line did before.
+    #[test]
+    fn declarations_keep_line_numbers() {
+        for &family in Family::ALL {
+            let lines = family.module_source().lines().count();
+            assert_eq!(
+                lines,
+                COMMON.lines().count() + 1 + family.source().lines().count(),
+                "{}",
+                family.file()
+            );
+        }
     }
 }

@@ -23,6 +23,7 @@ mod exec;
 mod kernels;
 mod lower;
 mod probe;
+mod wgsl;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
 pub use exec::{BuildStats, GpuWeights, RunStats, WebGpuExecutable};

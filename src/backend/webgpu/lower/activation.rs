@@ -5,12 +5,11 @@ use crate::error::{fmt_shape, Error, Result};
 use crate::ops::activation::{ActType, ActivationOp, LeakyType, RegressionKind};
 use crate::tensor::DType;
 
-use super::elementwise::{code, map, same_slabs};
+use super::elementwise::{cast_code, map, same_slabs, Binary, MapCode, Unary};
 use super::{simplify, Lowering, Operand, U};
+use crate::backend::webgpu::wgsl::{fit, vec4s, ElementwiseParams, SoftmaxFlags, SoftmaxParams};
 use crate::backend::webgpu::kernels::{BINARY, FILL, SOFTMAX};
 
-/// `Activation(relu)`: max(x, 0) with NaN → 0 (unlike the `relu` operator).
-const ACT_RELU: u32 = 139;
 
 pub(crate) fn lower(
     l: &mut Lowering,
@@ -30,11 +29,11 @@ pub(crate) fn lower(
     match op {
         ActivationOp::Activation { act } => {
             let c = match act {
-                ActType::Relu => ACT_RELU,
-                ActType::Sigmoid => code::SIGMOID,
-                ActType::Tanh => code::TANH,
-                ActType::SoftRelu => code::SOFTRELU,
-                ActType::SoftSign => code::SOFTSIGN,
+                ActType::Relu => MapCode::ACT_RELU,
+                ActType::Sigmoid => Unary::SIGMOID,
+                ActType::Tanh => Unary::TANH,
+                ActType::SoftRelu => MapCode::SOFTRELU,
+                ActType::SoftSign => Unary::SOFTSIGN,
             };
             map(l, c, 0.0, 0.0, x, y)
         }
@@ -44,13 +43,13 @@ pub(crate) fn lower(
             lower_bound,
             upper_bound,
         } => match act {
-            LeakyType::Leaky => map(l, code::LEAKY, *slope, 0.0, x, y),
-            LeakyType::Elu => map(l, code::ELU, *slope, 0.0, x, y),
-            LeakyType::Selu => map(l, code::SELU, 0.0, 0.0, x, y),
-            LeakyType::Gelu => map(l, code::GELU, 0.0, 0.0, x, y),
+            LeakyType::Leaky => map(l, MapCode::LEAKY, *slope, 0.0, x, y),
+            LeakyType::Elu => map(l, MapCode::ELU, *slope, 0.0, x, y),
+            LeakyType::Selu => map(l, MapCode::SELU, 0.0, 0.0, x, y),
+            LeakyType::Gelu => map(l, MapCode::GELU, 0.0, 0.0, x, y),
             LeakyType::RRelu => {
                 let s = (lower_bound + upper_bound) / 2.0;
-                map(l, code::LEAKY, s, 0.0, x, y)?;
+                map(l, MapCode::LEAKY, s, 0.0, x, y)?;
                 if let Some(mask) = outs.get(1) {
                     for (j, range) in same_slabs(mask, mask, &FILL)? {
                         let u = U::new().u(range.len()).u(0).i(0).i(0).f(s).u(0).u(0).u(0);
@@ -91,10 +90,10 @@ pub(crate) fn lower(
         }
         ActivationOp::RegressionOutput {
             kind: RegressionKind::Logistic,
-        } => map(l, code::SIGMOID, 0.0, 0.0, x, y),
+        } => map(l, Unary::SIGMOID, 0.0, 0.0, x, y),
         ActivationOp::RegressionOutput { .. }
         | ActivationOp::SvmOutput
-        | ActivationOp::MakeLoss { .. } => map(l, code::IDENTITY, 0.0, 0.0, x, y),
+        | ActivationOp::MakeLoss { .. } => map(l, MapCode::IDENTITY, 0.0, 0.0, x, y),
     }
 }
 
@@ -102,30 +101,6 @@ fn op_name(op: &ActivationOp) -> &'static str {
     use crate::ops::Operator;
     op.name()
 }
-
-fn cast_code(d: DType) -> u32 {
-    match d {
-        DType::F32 | DType::F64 => 0,
-        DType::F16 => 1,
-        DType::BF16 => 2,
-        DType::Bool => 3,
-        DType::I32 => 4,
-        DType::I64 => 5,
-        DType::U8 => 6,
-        DType::I8 => 7,
-        DType::I16 => 8,
-        DType::U16 => 9,
-        DType::U32 => 10,
-        DType::U64 => 11,
-    }
-}
-
-/// Flag bits of `softmax.wgsl`'s `P.flags`.
-const SOFTMAX_NEGATE: u32 = 1;
-const SOFTMAX_LOG: u32 = 2;
-const SOFTMAX_LENGTH: u32 = 4;
-const SOFTMAX_CAST: u32 = 8;
-const SOFTMAX_ONEDNN_NAN: u32 = 16;
 
 /// One workgroup per row of the resolved softmax (`ActivationOp::softmax_rows`, shared with the
 /// CPU kernel); `length` is softmax's `use_length` input, `cast` the output dtype's code.
@@ -142,26 +117,27 @@ fn softmax(
         return Ok(());
     }
     let flag = |on: bool, bit: u32| if on { bit } else { 0 };
-    let flags = flag(spec.negate, SOFTMAX_NEGATE)
-        | flag(spec.log, SOFTMAX_LOG)
-        | flag(length.is_some(), SOFTMAX_LENGTH)
-        | flag(cast.is_some(), SOFTMAX_CAST)
-        | flag(spec.onednn_nan, SOFTMAX_ONEDNN_NAN);
+    let flags = flag(spec.negate, SoftmaxFlags::NEGATE)
+        | flag(spec.log, SoftmaxFlags::LOG)
+        | flag(length.is_some(), SoftmaxFlags::LENGTH)
+        | flag(cast.is_some(), SoftmaxFlags::CAST)
+        | flag(spec.onednn_nan, SoftmaxFlags::ONEDNN_NAN);
     let (temperature, cast) = (spec.temperature, cast.unwrap_or(0));
     let rows = outer * inner;
     let len = match length {
         Some(o) => o.whole(&SOFTMAX)?,
         None => super::BufRef::Dummy,
     };
-    let u = U::new()
-        .u(rows)
-        .u(n)
-        .u(inner)
-        .bits(flags)
-        .f(temperature)
-        .bits(cast)
-        .u(0)
-        .u(0);
+    let u = SoftmaxParams {
+        rows: fit(rows)?,
+        n: fit(n)?,
+        inner: fit(inner)?,
+        flags,
+        temperature,
+        cast_code: cast,
+        x_off: 0,
+        y_off: 0,
+    };
     l.per_row(
         SOFTMAX,
         rows,
@@ -210,25 +186,16 @@ fn prelu(l: &mut Lowering, x: &Operand, gamma: &Operand, y: &Operand) -> Result<
         )));
     }
     let n = y.numel();
-    let mut u = U::new()
-        .u(n)
-        .bits(code::PRELU)
-        .u(shape.len())
-        .u(0)
-        .f(0.0)
-        .f(0.0)
-        .u(0)
-        .u(0)
-        .u(0)
-        .u(0)
-        .u(0)
-        .u(0);
-    u = u
-        .u_array(&shape, 8)
-        .i_array(&st[0], 8)
-        .i_array(&st[1], 8)
-        .i_array(&[], 8);
+    let u = ElementwiseParams {
+        n: fit(n)?,
+        op: Binary::PRELU,
+        rank: fit(shape.len())?,
+        shape: vec4s(&shape)?,
+        strides0: vec4s(&st[0])?,
+        strides1: vec4s(&st[1])?,
+        ..Default::default()
+    };
     let ins = vec![x.whole(&BINARY)?, gamma.whole(&BINARY)?];
-    l.specialized(code::PRELU)
+    l.specialized(Binary::PRELU)
         .linear(BINARY, n, u, ins, vec![y.whole(&BINARY)?])
 }

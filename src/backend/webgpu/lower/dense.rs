@@ -3,7 +3,8 @@
 use crate::error::{fmt_shape, Error, Result};
 use crate::ops::dense::{DenseOp, Dot, FullyConnected};
 
-use super::{BufRef, Lowering, Operand, U};
+use super::{BufRef, Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, GemmParams};
 use crate::backend::webgpu::kernels::GEMM;
 
 /// One GEMM operand: (offset, row stride, column stride, batch stride) in elements.
@@ -30,27 +31,26 @@ pub(crate) fn gemm(
         return Ok(());
     }
     let (bias_buf, bias_off, bias_mode) = bias.unwrap_or((BufRef::Dummy, 0, 0));
-    let u = U::new()
-        .u(m)
-        .u(n)
-        .u(k)
-        .bits(bias_mode)
-        .u(a.1.off)
-        .u(a.1.rs)
-        .u(a.1.cs)
-        .u(a.1.bs)
-        .u(b.1.off)
-        .u(b.1.rs)
-        .u(b.1.cs)
-        .u(b.1.bs)
-        .u(c.1.off)
-        .u(c.1.rs)
-        .u(c.1.cs)
-        .u(c.1.bs)
-        .u(bias_off)
-        .u(0)
-        .u(0)
-        .u(0);
+    let u = GemmParams {
+        m: fit(m)?,
+        n: fit(n)?,
+        k: fit(k)?,
+        bias_mode,
+        a_off: fit(a.1.off)?,
+        a_rs: fit(a.1.rs)?,
+        a_cs: fit(a.1.cs)?,
+        a_bs: fit(a.1.bs)?,
+        b_off: fit(b.1.off)?,
+        b_rs: fit(b.1.rs)?,
+        b_cs: fit(b.1.cs)?,
+        b_bs: fit(b.1.bs)?,
+        c_off: fit(c.1.off)?,
+        c_rs: fit(c.1.rs)?,
+        c_cs: fit(c.1.cs)?,
+        c_bs: fit(c.1.bs)?,
+        bias_off: fit(bias_off)?,
+        ..Default::default()
+    };
     let grid = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batch as u32];
     l.dispatch(GEMM, u, vec![a.0, b.0, bias_buf], vec![c.0], grid)
 }

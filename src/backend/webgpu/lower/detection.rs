@@ -15,9 +15,10 @@ use crate::error::{Error, Result};
 use crate::ops::detection::{DetectionOp, Nms};
 use crate::tensor::numel;
 
-use super::{BufRef, Lowering, Operand, U};
+use super::{BufRef, Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, DetectionFlags as F, DetectionParams, RoiFlags};
 
-/// The fields of `detection.wgsl`'s `P` block.
+/// The values of `detection.wgsl`'s uniform block ([`DetectionParams`]) in lowering terms.
 #[derive(Default, Clone, Copy)]
 struct Params {
     n: usize,
@@ -48,45 +49,41 @@ struct Params {
     roi_flags: u32,
 }
 
-const FORCE: u32 = 1;
-const IN_CORNER: u32 = 2;
-const OUT_CORNER: u32 = 4;
-const VALID_BY_ID: u32 = 8;
-const NMS_ON: u32 = 16;
-
 impl Params {
-    fn u(&self) -> U {
-        U::new()
-            .u(self.n)
-            .u(self.rows)
-            .u(self.width)
-            .u(self.pow2)
-            .u(self.score_index)
-            .u(self.coord_start)
-            .i(self.id_index)
-            .i(self.background_id)
-            .f(self.valid_thresh)
-            .f(self.overlap)
-            .i(self.topk.clamp(-1, i32::MAX as i64))
-            .bits(self.flags)
-            .u(self.k)
-            .u(self.j)
-            .f(self.s[0])
-            .f(self.s[1])
-            .f(self.s[2])
-            .f(self.s[3])
-            .f(self.clip)
-            .u(self.classes)
-            .f(self.threshold)
-            .u(0)
-            .u(self.batch)
-            .u(self.channels)
-            .u(self.out_channels)
-            .u(self.ph)
-            .u(self.pw)
-            .i(self.sample_ratio.clamp(-1, i32::MAX as i64))
-            .f(self.scale)
-            .bits(self.roi_flags)
+    fn u(&self) -> Result<DetectionParams> {
+        Ok(DetectionParams {
+            n: fit(self.n)?,
+            rows: fit(self.rows)?,
+            width: fit(self.width)?,
+            pow2: fit(self.pow2)?,
+            score_index: fit(self.score_index)?,
+            coord_start: fit(self.coord_start)?,
+            id_index: fit(self.id_index)?,
+            background_id: fit(self.background_id)?,
+            valid_thresh: self.valid_thresh,
+            overlap: self.overlap,
+            topk: fit(self.topk.clamp(-1, i32::MAX as i64))?,
+            flags: self.flags,
+            k: fit(self.k)?,
+            j: fit(self.j)?,
+            s0: self.s[0],
+            s1: self.s[1],
+            s2: self.s[2],
+            s3: self.s[3],
+            clip: self.clip,
+            classes: fit(self.classes)?,
+            threshold: self.threshold,
+            _pad: 0,
+            batch: fit(self.batch)?,
+            channels: fit(self.channels)?,
+            out_channels: fit(self.out_channels)?,
+            ph: fit(self.ph)?,
+            pw: fit(self.pw)?,
+            sample_ratio: fit(self.sample_ratio.clamp(-1, i32::MAX as i64))?,
+            scale: self.scale,
+            roi_flags: self.roi_flags,
+            ..Default::default()
+        })
     }
 }
 
@@ -97,7 +94,7 @@ fn sort(l: &mut Lowering, p: Params, batches: usize, data: BufRef, idx: BufRef) 
     l.linear(
         SORT_INIT,
         total,
-        Params { n: total, ..p }.u(),
+        Params { n: total, ..p }.u()?,
         vec![],
         vec![idx],
     )?;
@@ -114,7 +111,7 @@ fn sort(l: &mut Lowering, p: Params, batches: usize, data: BufRef, idx: BufRef) 
                     j,
                     ..p
                 }
-                .u(),
+                .u()?,
                 vec![data],
                 vec![idx],
             )?;
@@ -126,9 +123,9 @@ fn sort(l: &mut Lowering, p: Params, batches: usize, data: BufRef, idx: BufRef) 
 }
 
 fn nms_flags(n: &Nms) -> u32 {
-    (if n.force_suppress { FORCE } else { 0 })
-        | (if n.in_corner { IN_CORNER } else { 0 })
-        | (if n.out_corner { OUT_CORNER } else { 0 })
+    (if n.force_suppress { F::FORCE } else { 0 })
+        | (if n.in_corner { F::IN_CORNER } else { 0 })
+        | (if n.out_corner { F::OUT_CORNER } else { 0 })
 }
 
 pub(crate) fn lower(
@@ -151,7 +148,7 @@ pub(crate) fn lower(
             let p = Params {
                 n: boxes,
                 rows: a.shape[1],
-                flags: if *corner { IN_CORNER } else { 0 },
+                flags: if *corner { F::IN_CORNER } else { 0 },
                 s: *std,
                 clip: *clip,
                 ..Params::default()
@@ -159,7 +156,7 @@ pub(crate) fn lower(
             l.linear(
                 BOX_DECODE,
                 boxes,
-                p.u(),
+                p.u()?,
                 vec![d.whole(&BOX_DECODE)?, a.whole(&BOX_DECODE)?],
                 vec![y.whole(&BOX_DECODE)?],
             )
@@ -183,7 +180,7 @@ pub(crate) fn lower(
             l.linear(
                 BOX_ENCODE,
                 n,
-                p.u(),
+                p.u()?,
                 bufs,
                 vec![y.whole(&BOX_ENCODE)?, masks.whole(&BOX_ENCODE)?],
             )
@@ -208,7 +205,7 @@ pub(crate) fn lower(
             l.linear(
                 GATHER_ND,
                 n,
-                p.u(),
+                p.u()?,
                 vec![d.whole(&GATHER_ND)?, idx.whole(&GATHER_ND)?, sizes],
                 vec![y.whole(&GATHER_ND)?],
             )
@@ -221,7 +218,8 @@ pub(crate) fn lower(
                     a.pooled,
                     a.spatial_scale,
                     a.sample_ratio,
-                    (a.position_sensitive as u32) | ((a.aligned as u32) << 1),
+                    (if a.position_sensitive { RoiFlags::POSITION_SENSITIVE } else { 0 })
+                        | (if a.aligned { RoiFlags::ALIGNED } else { 0 }),
                 ),
                 DetectionOp::RoiPooling {
                     pooled,
@@ -247,7 +245,7 @@ pub(crate) fn lower(
             l.linear(
                 kernel,
                 n,
-                p.u(),
+                p.u()?,
                 vec![d.whole(&kernel)?, rois.whole(&kernel)?],
                 vec![y.whole(&kernel)?],
             )
@@ -293,7 +291,7 @@ pub(crate) fn lower(
             l.per_row(
                 BOX_NMS,
                 batches,
-                p.u(),
+                p.u()?,
                 vec![data, idx],
                 vec![y.whole(&BOX_NMS)?, alive],
             )
@@ -314,9 +312,9 @@ pub(crate) fn lower(
                 score_index: 1,
                 overlap: det.nms_threshold,
                 topk: det.nms_topk,
-                flags: VALID_BY_ID
-                    | if det.force_suppress { FORCE } else { 0 }
-                    | if nms_on { NMS_ON } else { 0 },
+                flags: F::VALID_BY_ID
+                    | if det.force_suppress { F::FORCE } else { 0 }
+                    | if nms_on { F::NMS_ON } else { 0 },
                 s: det.variances,
                 clip: if det.clip { 1.0 } else { 0.0 },
                 classes,
@@ -330,7 +328,7 @@ pub(crate) fn lower(
             l.linear(
                 MBD_CANDIDATES,
                 batches * rows,
-                p.u(),
+                p.u()?,
                 vec![
                     cls.whole(&MBD_CANDIDATES)?,
                     loc.whole(&MBD_CANDIDATES)?,
@@ -342,7 +340,7 @@ pub(crate) fn lower(
             l.per_row(
                 MBD_COMPACT,
                 batches,
-                per_batch.u(),
+                per_batch.u()?,
                 vec![cand],
                 vec![packed, counts],
             )?;
@@ -352,7 +350,7 @@ pub(crate) fn lower(
             l.per_row(
                 MBD_NMS,
                 batches,
-                per_batch.u(),
+                per_batch.u()?,
                 vec![packed, idx, counts],
                 vec![y.whole(&MBD_NMS)?],
             )

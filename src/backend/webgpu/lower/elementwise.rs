@@ -5,121 +5,103 @@ use crate::ops::elementwise::{BinaryFn, ElementwiseOp, UnaryFn};
 use crate::tensor::DType;
 
 use super::{simplify, strides, Lowering, Operand, U};
+use crate::backend::webgpu::wgsl::{fit, vec4s, ElementwiseParams};
 use crate::backend::webgpu::kernels::{Kernel, ACCUMULATE, BINARY, FILL, MAP, WHERE};
 
 /// Most axes of a broadcast iteration after merging (the shader's arrays hold 8).
 const MAX_BROADCAST_RANK: usize = 8;
 
-/// `map` op codes (see `map_value` in elementwise.wgsl).
-pub(crate) mod code {
-    pub const SCALAR_RHS: u32 = 64;
-    pub const SCALAR_LHS: u32 = 96;
-    pub const CLIP: u32 = 128;
-    pub const HARD_SIGMOID: u32 = 129;
-    pub const CAST: u32 = 130;
-    pub const IDENTITY: u32 = 131;
-    pub const SOFTRELU: u32 = 132;
-    pub const LEAKY: u32 = 133;
-    pub const ELU: u32 = 134;
-    pub const SELU: u32 = 135;
-    pub const GELU: u32 = 136;
-    pub const SMOOTH_L1: u32 = 138;
-    pub const SIGMOID: u32 = 40;
-    pub const TANH: u32 = 23;
-    pub const SOFTSIGN: u32 = 41;
-    /// Binary op code of PReLU (x, slope).
-    pub const PRELU: u32 = 18;
-}
+pub(crate) use crate::backend::webgpu::wgsl::{Binary, Cast, MapCode, Unary};
 
 pub(crate) fn unary_code(f: UnaryFn) -> u32 {
     use UnaryFn::*;
     match f {
-        Abs => 0,
-        Sign => 1,
-        Negative => 2,
-        Reciprocal => 3,
-        Square => 4,
-        Sqrt => 5,
-        Rsqrt => 6,
-        Cbrt => 7,
-        Rcbrt => 8,
-        Exp => 9,
-        Expm1 => 10,
-        Log => 11,
-        Log2 => 12,
-        Log10 => 13,
-        Log1p => 14,
-        Sin => 15,
-        Cos => 16,
-        Tan => 17,
-        Arcsin => 18,
-        Arccos => 19,
-        Arctan => 20,
-        Sinh => 21,
-        Cosh => 22,
-        Tanh => 23,
-        Arcsinh => 24,
-        Arccosh => 25,
-        Arctanh => 26,
-        Degrees => 27,
-        Radians => 28,
-        Floor => 29,
-        Ceil => 30,
-        Round => 31,
-        Rint => 32,
-        Trunc => 33,
-        Fix => 34,
-        Erf => 35,
-        Erfinv => 36,
-        Gamma => 37,
-        Gammaln => 38,
-        Relu => 39,
-        Sigmoid => 40,
-        Softsign => 41,
-        LogicalNot => 42,
+        Abs => Unary::ABS,
+        Sign => Unary::SIGN,
+        Negative => Unary::NEGATIVE,
+        Reciprocal => Unary::RECIPROCAL,
+        Square => Unary::SQUARE,
+        Sqrt => Unary::SQRT,
+        Rsqrt => Unary::RSQRT,
+        Cbrt => Unary::CBRT,
+        Rcbrt => Unary::RCBRT,
+        Exp => Unary::EXP,
+        Expm1 => Unary::EXPM1,
+        Log => Unary::LOG,
+        Log2 => Unary::LOG2,
+        Log10 => Unary::LOG10,
+        Log1p => Unary::LOG1P,
+        Sin => Unary::SIN,
+        Cos => Unary::COS,
+        Tan => Unary::TAN,
+        Arcsin => Unary::ARCSIN,
+        Arccos => Unary::ARCCOS,
+        Arctan => Unary::ARCTAN,
+        Sinh => Unary::SINH,
+        Cosh => Unary::COSH,
+        Tanh => Unary::TANH,
+        Arcsinh => Unary::ARCSINH,
+        Arccosh => Unary::ARCCOSH,
+        Arctanh => Unary::ARCTANH,
+        Degrees => Unary::DEGREES,
+        Radians => Unary::RADIANS,
+        Floor => Unary::FLOOR,
+        Ceil => Unary::CEIL,
+        Round => Unary::ROUND,
+        Rint => Unary::RINT,
+        Trunc => Unary::TRUNC,
+        Fix => Unary::FIX,
+        Erf => Unary::ERF,
+        Erfinv => Unary::ERFINV,
+        Gamma => Unary::GAMMA,
+        Gammaln => Unary::GAMMALN,
+        Relu => Unary::RELU,
+        Sigmoid => Unary::SIGMOID,
+        Softsign => Unary::SOFTSIGN,
+        LogicalNot => Unary::LOGICAL_NOT,
     }
 }
 
 pub(crate) fn binary_code(f: BinaryFn) -> u32 {
     use BinaryFn::*;
     match f {
-        Add => 0,
-        Sub => 1,
-        Mul => 2,
-        Div => 3,
-        Maximum => 4,
-        Minimum => 5,
-        Power => 6,
-        Hypot => 7,
-        Mod => 8,
-        Equal => 9,
-        NotEqual => 10,
-        Greater => 11,
-        GreaterEqual => 12,
-        Lesser => 13,
-        LesserEqual => 14,
-        LogicalAnd => 15,
-        LogicalOr => 16,
-        LogicalXor => 17,
-        // 18 is PReLU (activation lowering).
-        IntDiv => 19,
+        Add => Binary::ADD,
+        Sub => Binary::SUB,
+        Mul => Binary::MUL,
+        Div => Binary::DIV,
+        Maximum => Binary::MAXIMUM,
+        Minimum => Binary::MINIMUM,
+        Power => Binary::POWER,
+        Hypot => Binary::HYPOT,
+        Mod => Binary::MOD,
+        Equal => Binary::EQUAL,
+        NotEqual => Binary::NOT_EQUAL,
+        Greater => Binary::GREATER,
+        GreaterEqual => Binary::GREATER_EQUAL,
+        Lesser => Binary::LESSER,
+        LesserEqual => Binary::LESSER_EQUAL,
+        LogicalAnd => Binary::LOGICAL_AND,
+        LogicalOr => Binary::LOGICAL_OR,
+        LogicalXor => Binary::LOGICAL_XOR,
+        IntDiv => Binary::INT_DIV,
     }
 }
 
-fn cast_code(d: DType) -> u32 {
+/// The `Cast` code of a dtype (`cast_to` in common.wgsl).
+pub(crate) fn cast_code(d: DType) -> u32 {
     match d {
-        DType::F32 | DType::F64 => 0,
-        DType::F16 => 1,
-        DType::BF16 => 2,
-        DType::Bool => 3,
-        DType::I32 => 4,
-        DType::I64 => 5,
-        DType::U8 => 6,
-        DType::I8 => 7,
-        DType::I16 => 8,
-        DType::U16 => 9,
-        DType::U32 => 10,
-        DType::U64 => 11,
+        DType::F32 | DType::F64 => Cast::F32,
+        DType::F16 => Cast::F16,
+        DType::BF16 => Cast::BF16,
+        DType::Bool => Cast::BOOL,
+        DType::I32 => Cast::I32,
+        DType::I64 => Cast::I64,
+        DType::U8 => Cast::U8,
+        DType::I8 => Cast::I8,
+        DType::I16 => Cast::I16,
+        DType::U16 => Cast::U16,
+        DType::U32 => Cast::U32,
+        DType::U64 => Cast::U64,
     }
 }
 
@@ -148,27 +130,27 @@ pub(crate) fn lower(
             ..
         } => {
             let base = if *reversed {
-                code::SCALAR_LHS
+                MapCode::SCALAR_LHS
             } else {
-                code::SCALAR_RHS
+                MapCode::SCALAR_RHS
             };
             map(l, base + binary_code(*op), *scalar, 0.0, input(0)?, out)
         }
         ElementwiseOp::Unary { op, .. } => map(l, unary_code(*op), 0.0, 0.0, input(0)?, out),
-        ElementwiseOp::SmoothL1 { sigma } => map(l, code::SMOOTH_L1, *sigma, 0.0, input(0)?, out),
+        ElementwiseOp::SmoothL1 { sigma } => map(l, MapCode::SMOOTH_L1, *sigma, 0.0, input(0)?, out),
         ElementwiseOp::HardSigmoid { alpha, beta } => {
-            map(l, code::HARD_SIGMOID, *alpha, *beta, input(0)?, out)
+            map(l, MapCode::HARD_SIGMOID, *alpha, *beta, input(0)?, out)
         }
-        ElementwiseOp::Clip { a_min, a_max } => map(l, code::CLIP, *a_min, *a_max, input(0)?, out),
+        ElementwiseOp::Clip { a_min, a_max } => map(l, MapCode::CLIP, *a_min, *a_max, input(0)?, out),
         ElementwiseOp::Cast { dtype } => map(
             l,
-            code::CAST,
+            MapCode::CAST,
             f32::from_bits(cast_code(*dtype)),
             0.0,
             input(0)?,
             out,
         ),
-        ElementwiseOp::Identity { .. } => map(l, code::IDENTITY, 0.0, 0.0, input(0)?, out),
+        ElementwiseOp::Identity { .. } => map(l, MapCode::IDENTITY, 0.0, 0.0, input(0)?, out),
         ElementwiseOp::Fill { value, .. } => fill(l, *value, out),
         ElementwiseOp::AddN { .. } => add_n(l, ins, out),
         ElementwiseOp::Where => where_select(l, input(0)?, input(1)?, input(2)?, out),
@@ -194,19 +176,13 @@ pub(crate) fn map(
     }
     for (j, range) in same_slabs(x, out, &MAP)? {
         let n = range.len();
-        let u = U::new()
-            .u(n)
-            .bits(code)
-            .u(0)
-            .u(0)
-            .f(a)
-            .f(b)
-            .u(0)
-            .u(0)
-            .u(0)
-            .u(0)
-            .u(0)
-            .u(0);
+        let u = ElementwiseParams {
+            n: fit(n)?,
+            op: code,
+            a,
+            b,
+            ..Default::default()
+        };
         l.specialized(code)
             .linear(MAP, n, u, vec![x.chunk(j)], vec![out.chunk(j)])?;
     }
@@ -290,7 +266,7 @@ pub(crate) fn binary(
         same_slabs(b, out, &BINARY)?;
         for (j, range) in slabs_a {
             let n = range.len();
-            let u = binary_uniform(n, code, 0, &[], &[vec![], vec![], vec![]]);
+            let u = binary_uniform(n, code, &[], &[vec![], vec![], vec![]])?;
             l.specialized(code).linear(
                 BINARY,
                 n,
@@ -313,61 +289,45 @@ pub(crate) fn binary(
         )));
     }
     let n = out.numel();
-    let u = binary_uniform(
-        n,
-        code,
-        shape.len(),
-        &shape,
-        &[st[0].clone(), st[1].clone(), vec![]],
-    );
+    let u = binary_uniform(n, code, &shape, &[st[0].clone(), st[1].clone(), vec![]])?;
     let ins = vec![a.whole(&BINARY)?, b.whole(&BINARY)?];
     l.specialized(code)
         .linear(BINARY, n, u, ins, vec![out.whole(&BINARY)?])
 }
 
-fn binary_uniform(n: usize, code: u32, rank: usize, shape: &[usize], strides: &[Vec<i64>; 3]) -> U {
-    let mut u = U::new()
-        .u(n)
-        .bits(code)
-        .u(rank)
-        .u(0)
-        .f(0.0)
-        .f(0.0)
-        .u(0)
-        .u(0)
-        .u(0)
-        .u(0)
-        .u(0)
-        .u(0);
-    u = u.u_array(shape, 8);
-    for s in strides {
-        u = u.i_array(s, 8);
-    }
-    u
+/// The uniform block of `binary` / `where_select`: the (simplified) output `shape` and each
+/// input's strides along it; an empty shape is the same-shape fast path.
+fn binary_uniform(
+    n: usize,
+    code: u32,
+    shape: &[usize],
+    strides: &[Vec<i64>; 3],
+) -> Result<ElementwiseParams> {
+    Ok(ElementwiseParams {
+        n: fit(n)?,
+        op: code,
+        rank: fit(shape.len())?,
+        shape: vec4s(shape)?,
+        strides0: vec4s(&strides[0])?,
+        strides1: vec4s(&strides[1])?,
+        strides2: vec4s(&strides[2])?,
+        ..Default::default()
+    })
 }
 
 fn add_n(l: &mut Lowering, ins: &[Operand], out: &Operand) -> Result<()> {
     match ins {
         [] => Err(Error::Backend("add_n without inputs".into())),
-        [x] => map(l, code::IDENTITY, 0.0, 0.0, x, out),
+        [x] => map(l, MapCode::IDENTITY, 0.0, 0.0, x, out),
         [a, b, rest @ ..] => {
             binary(l, binary_code(BinaryFn::Add), a, b, out)?;
             for x in rest {
                 for (j, range) in same_slabs(x, out, &ACCUMULATE)? {
                     let n = range.len();
-                    let u = U::new()
-                        .u(n)
-                        .u(0)
-                        .u(0)
-                        .u(0)
-                        .f(0.0)
-                        .f(0.0)
-                        .u(0)
-                        .u(0)
-                        .u(0)
-                        .u(0)
-                        .u(0)
-                        .u(0);
+                    let u = ElementwiseParams {
+                        n: fit(n)?,
+                        ..Default::default()
+                    };
                     l.linear(ACCUMULATE, n, u, vec![x.chunk(j)], vec![out.chunk(j)])?;
                 }
             }
@@ -407,13 +367,7 @@ fn where_select(
         )));
     }
     let n = out.numel();
-    let u = binary_uniform(
-        n,
-        0,
-        shape.len(),
-        &shape,
-        &[st[0].clone(), st[1].clone(), st[2].clone()],
-    );
+    let u = binary_uniform(n, 0, &shape, &[st[0].clone(), st[1].clone(), st[2].clone()])?;
     l.linear(
         WHERE,
         n,

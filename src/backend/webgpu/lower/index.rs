@@ -4,7 +4,8 @@ use crate::error::{fmt_shape, Error, Result};
 use crate::ops::index::{IndexMode, IndexOp};
 use crate::tensor::numel;
 
-use super::{Lowering, Operand, U};
+use super::{Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, IndexParams};
 use crate::backend::webgpu::kernels::{ONE_HOT, PICK, TAKE};
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
@@ -27,20 +28,20 @@ fn uniform(
     mode: IndexMode,
     rows: (usize, usize),
     on_off: (f32, f32),
-) -> U {
-    U::new()
-        .u(n)
-        .u(outer)
-        .u(axis_len)
-        .u(inner)
-        .u(n_idx)
-        .u((mode == IndexMode::Wrap) as usize)
-        .u(rows.0)
-        .u(rows.1)
-        .f(on_off.0)
-        .f(on_off.1)
-        .u(0)
-        .u(0)
+) -> Result<IndexParams> {
+    Ok(IndexParams {
+        n: fit(n)?,
+        outer: fit(outer)?,
+        axis_len: fit(axis_len)?,
+        inner: fit(inner)?,
+        n_idx: fit(n_idx)?,
+        mode: (mode == IndexMode::Wrap).into(),
+        row_lo: fit(rows.0)?,
+        row_hi: fit(rows.1)?,
+        on_value: on_off.0,
+        off_value: on_off.1,
+        ..Default::default()
+    })
 }
 
 pub(crate) fn lower(
@@ -85,7 +86,7 @@ pub(crate) fn lower(
                     IndexMode::Clip,
                     (rows.start, rows.end),
                     (0.0, 0.0),
-                );
+                )?;
                 l.linear(
                     TAKE,
                     n,
@@ -116,7 +117,7 @@ pub(crate) fn lower(
                 *mode,
                 (0, len),
                 (0.0, 0.0),
-            );
+            )?;
             l.linear(
                 TAKE,
                 n,
@@ -136,7 +137,7 @@ pub(crate) fn lower(
             if len == 0 {
                 return Ok(());
             }
-            let u = uniform(n, outer, len, inner, 0, *mode, (0, len), (0.0, 0.0));
+            let u = uniform(n, outer, len, inner, 0, *mode, (0, len), (0.0, 0.0))?;
             l.linear(
                 PICK,
                 n,
@@ -161,7 +162,7 @@ pub(crate) fn lower(
                 IndexMode::Clip,
                 (0, *depth),
                 (*on_value, *off_value),
-            );
+            )?;
             l.linear(
                 ONE_HOT,
                 n,

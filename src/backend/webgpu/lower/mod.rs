@@ -23,6 +23,7 @@ use crate::tensor::numel;
 
 use super::context::ExecLimits;
 use super::kernels::{Kernel, LINEAR_WG};
+use super::wgsl::Uniform;
 
 /// How a tensor is stored: in one buffer, or split into slabs of whole *rows* (a row is the
 /// trailing axes from `split_axis` on) when it exceeds the storage-binding limit.
@@ -270,7 +271,7 @@ impl<'a> Lowering<'a> {
     pub fn dispatch(
         &mut self,
         kernel: Kernel,
-        uniform: U,
+        uniform: impl IntoWords,
         inputs: Vec<BufRef>,
         outputs: Vec<BufRef>,
         groups: [u32; 3],
@@ -286,7 +287,7 @@ impl<'a> Lowering<'a> {
         if groups.contains(&0) {
             return Ok(());
         }
-        let uniform = uniform.finish(&kernel)?;
+        let uniform = uniform.into_words(&kernel)?;
         self.pending.push(Pending::Dispatch {
             kernel,
             spec,
@@ -304,7 +305,7 @@ impl<'a> Lowering<'a> {
         &mut self,
         kernel: Kernel,
         n: usize,
-        uniform: U,
+        uniform: impl IntoWords,
         inputs: Vec<BufRef>,
         outputs: Vec<BufRef>,
     ) -> Result<()> {
@@ -322,7 +323,7 @@ impl<'a> Lowering<'a> {
         &mut self,
         kernel: Kernel,
         rows: usize,
-        uniform: U,
+        uniform: impl IntoWords,
         inputs: Vec<BufRef>,
         outputs: Vec<BufRef>,
     ) -> Result<()> {
@@ -381,6 +382,23 @@ impl<'a> Lowering<'a> {
         self.consts
             .push(data.iter().flat_map(|v| v.to_le_bytes()).collect());
         BufRef::Const(self.consts.len() - 1)
+    }
+}
+
+/// A uniform block as the words of a dispatch.
+pub(crate) trait IntoWords {
+    fn into_words(self, kernel: &Kernel) -> Result<Vec<u32>>;
+}
+
+impl<T: Uniform> IntoWords for T {
+    fn into_words(self, _kernel: &Kernel) -> Result<Vec<u32>> {
+        Ok(self.words())
+    }
+}
+
+impl IntoWords for U {
+    fn into_words(self, kernel: &Kernel) -> Result<Vec<u32>> {
+        self.finish(kernel)
     }
 }
 

@@ -6,7 +6,8 @@ use crate::ops::sequence::{SequenceKind, SequenceOp};
 use crate::ops::transformer::{arange_values, Interleaved, TransformerOp};
 use crate::tensor::numel;
 
-use super::{Lowering, Operand, U};
+use super::{Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, NlpParams};
 use crate::backend::webgpu::kernels::{DIV_SCALAR, INTERLEAVED_QK, INTERLEAVED_VALATT, SEQUENCE};
 
 #[allow(clippy::too_many_arguments)]
@@ -21,20 +22,20 @@ fn uniform(
     heads: usize,
     value: f32,
     tk: usize,
-) -> U {
-    U::new()
-        .u(n)
-        .bits(kind)
-        .u(axis)
-        .u(t_len)
-        .u(batch)
-        .u(inner)
-        .u(use_len as usize)
-        .u(heads)
-        .f(value)
-        .u(tk)
-        .u(0)
-        .u(0)
+) -> Result<NlpParams> {
+    Ok(NlpParams {
+        n: fit(n)?,
+        kind,
+        axis: fit(axis)?,
+        t_len: fit(t_len)?,
+        batch: fit(batch)?,
+        inner: fit(inner)?,
+        use_len: use_len.into(),
+        heads: fit(heads)?,
+        value,
+        tk: fit(tk)?,
+        ..Default::default()
+    })
 }
 
 fn first<'a>(v: &'a [Operand], what: &str) -> Result<&'a Operand> {
@@ -73,7 +74,7 @@ pub(crate) fn lower_sequence(
         1,
         op.value,
         0,
-    );
+    )?;
     l.linear(SEQUENCE, n, u, bufs, vec![y.whole(&SEQUENCE)?])
 }
 
@@ -99,7 +100,7 @@ pub(crate) fn lower_transformer(
         TransformerOp::DivSqrtDim => {
             let x = first(ins, "div_sqrt_dim")?;
             let s = (*x.shape.last().unwrap_or(&1) as f32).sqrt();
-            let u = uniform(n, 0, 0, 0, 0, 0, false, 0, s, 0);
+            let u = uniform(n, 0, 0, 0, 0, 0, false, 0, s, 0)?;
             l.linear(
                 DIV_SCALAR,
                 n,
@@ -128,7 +129,7 @@ pub(crate) fn lower_transformer(
                 g.heads,
                 1.0 / (g.head_dim as f32).sqrt(),
                 g.tk,
-            );
+            )?;
             l.linear(
                 kernel,
                 n,

@@ -5,7 +5,8 @@ use crate::ops::norm::{BatchNormVariant, L2Mode, NormOp};
 use crate::tensor::numel;
 
 use super::elementwise::same_slabs;
-use super::{BufRef, Lowering, Operand, U};
+use super::{BufRef, Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, NormParams};
 use crate::backend::webgpu::kernels::{BATCH_NORM, BATCH_NORM_STATS, LRN, ROW_NORM};
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
@@ -18,9 +19,9 @@ fn resolve(axis: i64, ndim: usize) -> Result<usize> {
     Ok(a as usize)
 }
 
-/// The norm.wgsl uniform block.
+/// The values of norm.wgsl's uniform block ([`NormParams`]) in lowering terms.
 #[derive(Default)]
-struct NormParams {
+struct NormArgs {
     n: usize,
     channels: usize,
     inner: usize,
@@ -36,25 +37,24 @@ struct NormParams {
     knorm: f32,
 }
 
-impl NormParams {
-    fn uniform(&self) -> U {
-        U::new()
-            .u(self.n)
-            .u(self.channels)
-            .u(self.inner)
-            .u(self.len)
-            .f(self.eps)
-            .bits(self.mode)
-            .bits(self.gamma_mode)
-            .u(self.gamma_mod)
-            .u(self.stats as usize)
-            .u(self.nsize)
-            .f(self.alpha)
-            .f(self.beta)
-            .f(self.knorm)
-            .u(0)
-            .u(0)
-            .u(0)
+impl NormArgs {
+    fn uniform(&self) -> Result<NormParams> {
+        Ok(NormParams {
+            n: fit(self.n)?,
+            channels: fit(self.channels)?,
+            inner: fit(self.inner)?,
+            len: fit(self.len)?,
+            eps: self.eps,
+            mode: self.mode,
+            gamma_mode: self.gamma_mode,
+            gamma_mod: fit(self.gamma_mod)?,
+            stats: self.stats.into(),
+            nsize: fit(self.nsize)?,
+            alpha: self.alpha,
+            beta: self.beta,
+            knorm: self.knorm,
+            ..Default::default()
+        })
     }
 }
 
@@ -87,7 +87,7 @@ pub(crate) fn lower(
                 .map(|o| o.whole(&BATCH_NORM))
                 .collect::<Result<_>>()?;
             for (j, range) in same_slabs(x, y, &BATCH_NORM)? {
-                let np = NormParams {
+                let np = NormArgs {
                     n: range.len(),
                     channels,
                     inner: inner.max(1),
@@ -99,7 +99,7 @@ pub(crate) fn lower(
                 l.linear(
                     BATCH_NORM,
                     range.len(),
-                    np.uniform(),
+                    np.uniform()?,
                     vec![x.chunk(j), p[0], p[1], p[2], p[3]],
                     vec![y.chunk(j)],
                 )?;
@@ -113,7 +113,7 @@ pub(crate) fn lower(
                         ))
                     }
                 };
-                let np = NormParams {
+                let np = NormArgs {
                     n: channels,
                     eps: bn.eps,
                     mode: (bn.variant == BatchNormVariant::V1) as u32,
@@ -122,7 +122,7 @@ pub(crate) fn lower(
                 l.linear(
                     BATCH_NORM_STATS,
                     channels,
-                    np.uniform(),
+                    np.uniform()?,
                     vec![p[2], p[3]],
                     vec![m.whole(&BATCH_NORM_STATS)?, s.whole(&BATCH_NORM_STATS)?],
                 )?;
@@ -131,7 +131,7 @@ pub(crate) fn lower(
         }
         NormOp::InstanceNorm { eps } => {
             let (rows, len) = (dim(0) * dim(1), numel(shape.get(2..).unwrap_or(&[])));
-            let np = NormParams {
+            let np = NormArgs {
                 n: rows,
                 inner: 1,
                 len,
@@ -150,7 +150,7 @@ pub(crate) fn lower(
             let a = resolve(*axis, shape.len())?;
             let inner = numel(&shape[a + 1..]);
             let rows = numel(&shape[..a]) * inner;
-            let np = NormParams {
+            let np = NormArgs {
                 n: rows,
                 inner: inner.max(1),
                 len: shape[a],
@@ -176,7 +176,7 @@ pub(crate) fn lower(
         } => {
             let rows = dim(0) * num_groups;
             let len = x.numel().checked_div(rows).unwrap_or(0);
-            let np = NormParams {
+            let np = NormArgs {
                 n: rows,
                 inner: 1,
                 len,
@@ -203,7 +203,7 @@ pub(crate) fn lower(
                 L2Mode::Channel => (dim(0) * spatial, dim(1), spatial),
                 L2Mode::Spatial => (dim(0) * dim(1), spatial, 1),
             };
-            let np = NormParams {
+            let np = NormArgs {
                 n: rows,
                 inner: inner.max(1),
                 len,
@@ -219,7 +219,7 @@ pub(crate) fn lower(
             beta,
             knorm,
         } => {
-            let np = NormParams {
+            let np = NormArgs {
                 n: x.numel(),
                 channels: dim(1),
                 inner: numel(shape.get(2..).unwrap_or(&[])).max(1),
@@ -232,7 +232,7 @@ pub(crate) fn lower(
             l.linear(
                 LRN,
                 x.numel(),
-                np.uniform(),
+                np.uniform()?,
                 vec![x.whole(&LRN)?],
                 vec![y.whole(&LRN)?],
             )
@@ -242,7 +242,7 @@ pub(crate) fn lower(
 
 fn row_norm(
     l: &mut Lowering,
-    np: NormParams,
+    np: NormArgs,
     x: &Operand,
     gamma: Option<&Operand>,
     beta: Option<&Operand>,
@@ -280,7 +280,7 @@ fn row_norm(
     l.per_row(
         ROW_NORM,
         rows,
-        np.uniform(),
+        np.uniform()?,
         vec![x.whole(&ROW_NORM)?, g, b],
         vec![y.whole(&ROW_NORM)?, m, s],
     )

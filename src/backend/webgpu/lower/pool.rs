@@ -3,7 +3,8 @@
 use crate::error::{fmt_shape, Error, Result};
 use crate::ops::pool::{PoolOp, PoolType, Pooling};
 
-use super::{batch_pieces, Lowering, Operand, U};
+use super::{batch_pieces, Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, PoolParams};
 use crate::backend::webgpu::kernels::POOL;
 
 fn to3(v: &[usize], fill: usize) -> [usize; 3] {
@@ -59,31 +60,32 @@ fn pooling(l: &mut Lowering, p: &Pooling, x: &Operand, y: &Operand) -> Result<()
     for piece in batch_pieces(&[x, y], &POOL)? {
         let ((xb, x_off), (yb, y_off)) = (piece.slabs[0], piece.slabs[1]);
         let n = piece.count * channels * out_size;
-        let u = U::new()
-            .u(n)
-            .bits(mode)
-            .u(p.count_include_pad as usize)
-            .u((spatial.len() == 3) as usize)
-            .u(input[0])
-            .u(input[1])
-            .u(input[2])
-            .u(input.iter().product())
-            .u(output[0])
-            .u(output[1])
-            .u(output[2])
-            .u(out_size)
-            .u(kernel[0])
-            .u(kernel[1])
-            .u(kernel[2])
-            .u(x_off)
-            .u(stride[0])
-            .u(stride[1])
-            .u(stride[2])
-            .u(y_off)
-            .u(pad[0])
-            .u(pad[1])
-            .u(pad[2])
-            .u(0);
+        let u = PoolParams {
+            n: fit(n)?,
+            mode,
+            count_include_pad: p.count_include_pad.into(),
+            three_d: (spatial.len() == 3).into(),
+            in_d: fit(input[0])?,
+            in_h: fit(input[1])?,
+            in_w: fit(input[2])?,
+            in_size: fit(input.iter().product::<usize>())?,
+            out_d: fit(output[0])?,
+            out_h: fit(output[1])?,
+            out_w: fit(output[2])?,
+            out_size: fit(out_size)?,
+            k_d: fit(kernel[0])?,
+            k_h: fit(kernel[1])?,
+            k_w: fit(kernel[2])?,
+            x_off: fit(x_off)?,
+            s_d: fit(stride[0])?,
+            s_h: fit(stride[1])?,
+            s_w: fit(stride[2])?,
+            y_off: fit(y_off)?,
+            p_d: fit(pad[0])?,
+            p_h: fit(pad[1])?,
+            p_w: fit(pad[2])?,
+            ..Default::default()
+        };
         l.specialized(mode).linear(POOL, n, u, vec![xb], vec![yb])?;
     }
     Ok(())

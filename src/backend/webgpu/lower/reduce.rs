@@ -2,9 +2,11 @@
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::ops::reduce::{ReduceKind, ReduceOp, TopKReturn};
-use crate::tensor::{numel, strides, DType};
+use crate::tensor::{numel, strides};
 
-use super::{simplify, BufRef, Lowering, Operand, U};
+use super::elementwise::cast_code;
+use super::{simplify, BufRef, Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, vec4s, ReduceParams, TopkParams};
 use crate::backend::webgpu::kernels::{REDUCE, TOPK};
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
@@ -98,15 +100,16 @@ pub(crate) fn lower(
                 TopKReturn::Mask => 3,
             };
             let total = outer * n * inner;
-            let u = U::new()
-                .u(total)
-                .u(n)
-                .u(inner)
-                .u(k)
-                .bits(ret_code)
-                .u(*ascending as usize)
-                .bits(cast_code(*index_dtype))
-                .u(0);
+            let u = TopkParams {
+                total: fit(total)?,
+                n: fit(n)?,
+                inner: fit(inner)?,
+                k: fit(k)?,
+                ret: ret_code,
+                ascending: (*ascending).into(),
+                cast_code: cast_code(*index_dtype),
+                x_off: 0,
+            };
             let out1 = match outs.get(1) {
                 Some(o) => o.whole(&TOPK)?,
                 None => BufRef::DummyOut(1),
@@ -122,22 +125,6 @@ pub(crate) fn lower(
     }
 }
 
-fn cast_code(d: DType) -> u32 {
-    match d {
-        DType::F16 => 1,
-        DType::BF16 => 2,
-        DType::Bool => 3,
-        DType::I32 => 4,
-        DType::I64 => 5,
-        DType::U8 => 6,
-        DType::I8 => 7,
-        DType::I16 => 8,
-        DType::U16 => 9,
-        DType::U32 => 10,
-        DType::U64 => 11,
-        DType::F32 | DType::F64 => 0,
-    }
-}
 
 /// One workgroup per output element: the kept axes pick the element, the reduced axes are
 /// walked in row-major order (so argmax's index is the position along the reduced axes).
@@ -173,19 +160,18 @@ fn reduce(l: &mut Lowering, code: u32, x: &Operand, reduced: &[bool], y: &Operan
             fmt_shape(&x.shape)
         )));
     }
-    let u = U::new()
-        .u(n_out)
-        .u(count)
-        .bits(code)
-        .u(ks.len())
-        .u(rs.len())
-        .u(0)
-        .u(0)
-        .u(0)
-        .u_array(&ks, 8)
-        .i_array(&kst[0], 8)
-        .u_array(&rs, 8)
-        .i_array(&rst[0], 8);
+    let u = ReduceParams {
+        n_out: fit(n_out)?,
+        count: fit(count)?,
+        op: code,
+        kept_rank: fit(ks.len())?,
+        red_rank: fit(rs.len())?,
+        kept_shape: vec4s(&ks)?,
+        kept_strides: vec4s(&kst[0])?,
+        red_shape: vec4s(&rs)?,
+        red_strides: vec4s(&rst[0])?,
+        ..Default::default()
+    };
     let (xb, yb) = (x.whole(&REDUCE)?, y.whole(&REDUCE)?);
     l.specialized(code)
         .per_row(REDUCE, n_out, u, vec![xb], vec![yb])

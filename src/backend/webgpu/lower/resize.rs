@@ -3,7 +3,8 @@
 use crate::error::{Error, Result};
 use crate::ops::resize::{bilinear_scale, ResizeOp};
 
-use super::{Lowering, Operand, U};
+use super::{Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, ResizeParams};
 use crate::backend::webgpu::kernels::{ADAPTIVE_AVG, BILINEAR};
 
 pub(crate) fn lower(
@@ -27,15 +28,16 @@ pub(crate) fn lower(
         ),
         ResizeOp::AdaptiveAvgPool { .. } => (ADAPTIVE_AVG, false, 0.0, 0.0),
     };
-    let u = U::new()
-        .u(n)
-        .u(h)
-        .u(w)
-        .u(oh)
-        .u(ow)
-        .u(align as usize)
-        .f(sh)
-        .f(sw);
+    let u = ResizeParams {
+        n: fit(n)?,
+        h: fit(h)?,
+        w: fit(w)?,
+        oh: fit(oh)?,
+        ow: fit(ow)?,
+        align: align.into(),
+        scale_h: sh,
+        scale_w: sw,
+    };
     l.linear(
         kernel,
         n,

@@ -6,7 +6,8 @@
 use crate::error::{Error, Result};
 use crate::ops::rnn::{RnnMode, RnnOp};
 
-use super::{BufRef, Lowering, Operand, U};
+use super::{BufRef, Lowering, Operand};
+use crate::backend::webgpu::wgsl::{fit, RnnParams};
 use crate::backend::webgpu::kernels::{RNN_INPUT, RNN_RECUR};
 
 /// A zero-filled buffer of `n` values owned by the plan, used as scratch by this step only.
@@ -89,50 +90,47 @@ pub(crate) fn lower(l: &mut Lowering, op: &RnnOp, ins: &[Operand], outs: &[Opera
         };
         let output = if last { yb } else { bufs[layer % 2] };
         let cell = |dir: usize| cells[layer * d + dir.min(d - 1)];
-        let uniform = || {
-            U::new()
-                .u(t_len)
-                .u(n)
-                .u(p)
-                .u(h)
-                .u(gh)
-                .u(cell(0).input)
-                .u(d)
-                .bits(op.mode.code())
-                .u(layer * d)
-                .u(zero_h as usize)
-                .u(zero_c as usize)
-                .u(op.projection.is_some() as usize)
-                .u(gr_off)
-                .u(c_off)
-                .u(hraw_off)
-                .u(h_off)
-                .u(cell(0).w_i)
-                .u(cell(1).w_i)
-                .u(cell(0).w_h)
-                .u(cell(1).w_h)
-                .u(cell(0).w_r.unwrap_or(0))
-                .u(cell(1).w_r.unwrap_or(0))
-                .u(cell(0).b_i)
-                .u(cell(1).b_i)
-                .u(cell(0).b_h)
-                .u(cell(1).b_h)
-                .u(gx_len)
-                .u(0)
-                .u(0)
-                .u(0)
+        let u = RnnParams {
+            t_len: fit(t_len)?,
+            n: fit(n)?,
+            p: fit(p)?,
+            h: fit(h)?,
+            gh: fit(gh)?,
+            ci: fit(cell(0).input)?,
+            dirs: fit(d)?,
+            mode: op.mode.code(),
+            state0: fit(layer * d)?,
+            zero_h: zero_h.into(),
+            zero_c: zero_c.into(),
+            has_proj: op.projection.is_some().into(),
+            gr_off: fit(gr_off)?,
+            c_off: fit(c_off)?,
+            hraw_off: fit(hraw_off)?,
+            h_off: fit(h_off)?,
+            w_i0: fit(cell(0).w_i)?,
+            w_i1: fit(cell(1).w_i)?,
+            w_h0: fit(cell(0).w_h)?,
+            w_h1: fit(cell(1).w_h)?,
+            w_r0: fit(cell(0).w_r.unwrap_or(0))?,
+            w_r1: fit(cell(1).w_r.unwrap_or(0))?,
+            b_i0: fit(cell(0).b_i)?,
+            b_i1: fit(cell(1).b_i)?,
+            b_h0: fit(cell(0).b_h)?,
+            b_h1: fit(cell(1).b_h)?,
+            total: fit(gx_len)?,
+            ..Default::default()
         };
         l.linear(
             RNN_INPUT,
             gx_len,
-            uniform(),
+            u,
             vec![input, params],
             vec![work],
         )?;
         l.per_row(
             RNN_RECUR,
             d * n,
-            uniform(),
+            u,
             vec![params, h0b, c0b],
             vec![output, work, hn],
         )?;
