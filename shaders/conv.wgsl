@@ -2,29 +2,7 @@
 // gather). Every geometry is normalised to three spatial axes (D, H, W) as in src/ops/conv.rs:
 // 1-D and 2-D ops have D = H = 1 or D = 1.
 
-struct P {
-    batch: u32,
-    channels: u32,   // C (all groups)
-    filters: u32,    // F (all groups)
-    groups: u32,
-    cg: u32,         // C / G
-    fg: u32,         // F / G
-    m: u32,          // filters per group computed by this dispatch (implicit GEMM rows)
-    f_base: u32,     // first filter (within its group) of this dispatch
-    in_d: u32, in_h: u32, in_w: u32, in_size: u32,
-    out_d: u32, out_h: u32, out_w: u32, out_size: u32,
-    k_d: u32, k_h: u32, k_w: u32, k_size: u32,
-    s_d: u32, s_h: u32, s_w: u32, group_base: u32,
-    d_d: u32, d_h: u32, d_w: u32, n_total: u32,
-    p_d: u32, p_h: u32, p_w: u32, has_bias: u32,
-    x_off: u32, w_off: u32, out_off: u32, bias_off: u32,
-    // The fused epilogue (src/ops/epilogue.rs): y = act(conv + bias + residual).
-    act: u32,        // 0 none, 1 relu, 2 leaky (act_a = slope), 3 clip (act_a, act_b = bounds)
-    has_res: u32,    // 1: add in3[res_off + the output index]
-    act_a: f32, act_b: f32,
-    res_off: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: ConvParams;
 
 // The fused epilogue for the value at output index `o` (relative to out_off).
 fn epilogue(acc: f32, o: u32) -> f32 {
@@ -33,9 +11,9 @@ fn epilogue(acc: f32, o: u32) -> f32 {
         v += in3[p.res_off + o];
     }
     switch p.act {
-        case 1u: { return relu_(v); }
-        case 2u: { return leaky_(v, p.act_a); }
-        case 3u: { return clip_(v, p.act_a, p.act_b); }
+        case ACT_RELU: { return relu_(v); }
+        case ACT_LEAKY: { return leaky_(v, p.act_a); }
+        case ACT_CLIP: { return clip_(v, p.act_a, p.act_b); }
         default: { return v; }
     }
 }

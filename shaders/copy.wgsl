@@ -1,20 +1,7 @@
 // Data movement: every shape operator (transpose, slice, broadcast_*, tile, repeat, Concat, stack,
 // SliceChannel, Pad, Crop, ...) becomes one of these.
 
-struct P {
-    n: u32,            // elements to write
-    rank: u32,         // axes of the iteration shape (<= 16)
-    src_off: i32,      // element offsets
-    dst_off: i32,
-    value: f32,        // fill value / gather constant
-    accumulate: u32,   // strided_copy: 1 = add into dst instead of overwriting
-    _pad1: u32,
-    _pad2: u32,
-    shape: array<vec4<u32>, 4>,       // iteration shape, row-major
-    src_strides: array<vec4<i32>, 4>, // element strides per axis (0 = broadcast, < 0 = reversed)
-    dst_strides: array<vec4<i32>, 4>,
-}
-@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(0) var<uniform> p: CopyParams;
 
 // dst[dst_off + Σ i_k·dst_stride_k] = src[src_off + Σ i_k·src_stride_k] for every multi-index i of
 // `shape`.

@@ -36,7 +36,7 @@ fn pool(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let wx = window(ox, p.in_w, p.k_w, p.s_w, p.p_w);
     let base = p.x_off + plane * p.in_size;
     var acc = 0.0;
-    if (mode == 0u) {
+    if (mode == POOL_MAX) {
         acc = -F32_MAX;
     }
     for (var z = wz.x; z < wz.y; z++) {
@@ -45,16 +45,16 @@ fn pool(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
             for (var x = wx.x; x < wx.y; x++) {
                 let v = in0[row + u32(x)];
                 switch mode {
-                    case 0u: { if (v > acc) { acc = v; } }
-                    case 3u: { acc += v * v; }
-                    case 4u: { acc += v * v * v; }
+                    case POOL_MAX: { if (v > acc) { acc = v; } }
+                    case POOL_LP2: { acc += v * v; }
+                    case POOL_LP3: { acc += v * v * v; }
                     default: { acc += v; }
                 }
             }
         }
     }
     var out = acc;
-    if (mode == 1u) {
+    if (mode == POOL_AVG) {
         var divisor: i32;
         if (p.count_include_pad == 1u) {
             divisor = wz.z * wy.z * wx.z;
@@ -66,9 +66,9 @@ fn pool(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         } else {
             out = acc / f32(divisor);
         }
-    } else if (mode == 3u) {
+    } else if (mode == POOL_LP2) {
         out = sqrt(acc);
-    } else if (mode == 4u) {
+    } else if (mode == POOL_LP3) {
         out = sign(acc) * pow(abs(acc), 1.0 / 3.0);
         if (acc != 0.0) {
             // One Newton step: pow's cube root is only approximately exact.

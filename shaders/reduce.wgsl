@@ -52,18 +52,18 @@ fn arg_better(v: f32, i: u32, a: f32, ai: u32, is_max: bool) -> bool {
 
 fn combine(op: u32, a: f32, b: f32) -> f32 {
     switch op {
-        case 2u: { if (is_nan(a) || is_nan(b)) { return f_nan(); } return max(a, b); }
-        case 3u: { if (is_nan(a) || is_nan(b)) { return f_nan(); } return min(a, b); }
-        case 4u, 6u: { return a * b; }
+        case REDUCE_MAX: { if (is_nan(a) || is_nan(b)) { return f_nan(); } return max(a, b); }
+        case REDUCE_MIN: { if (is_nan(a) || is_nan(b)) { return f_nan(); } return min(a, b); }
+        case REDUCE_PROD, REDUCE_NANPROD: { return a * b; }
         default: { return a + b; }
     }
 }
 
 fn identity(op: u32) -> f32 {
     switch op {
-        case 2u: { return -f_inf(); }
-        case 3u: { return f_inf(); }
-        case 4u, 6u: { return 1.0; }
+        case REDUCE_MAX: { return -f_inf(); }
+        case REDUCE_MIN: { return f_inf(); }
+        case REDUCE_PROD, REDUCE_NANPROD: { return 1.0; }
         default: { return 0.0; }
     }
 }
@@ -77,8 +77,8 @@ fn reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     }
     let base = kept_offset(o);
     let op = select(p.op, OP, OP != 0xffffffffu);
-    if (op >= 9u) {
-        let is_max = op == 9u;
+    if (op >= REDUCE_ARGMAX) {
+        let is_max = op == REDUCE_ARGMAX;
         var a = 0.0;
         var ai = 0xffffffffu;
         for (var r = lid; r < p.count; r += RW) {
@@ -108,7 +108,7 @@ fn reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     }
     // L2: scale by the largest magnitude first, so the squares cannot overflow.
     var scale = 1.0;
-    if (op == 8u) {
+    if (op == REDUCE_L2) {
         var m = 0.0;
         for (var r = lid; r < p.count; r += RW) {
             m = max(m, abs(in0[base + red_offset(r)]));
@@ -130,12 +130,12 @@ fn reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     var acc = identity(op);
     for (var r = lid; r < p.count; r += RW) {
         var v = in0[base + red_offset(r)];
-        if ((op == 5u || op == 6u) && is_nan(v)) {
+        if ((op == REDUCE_NANSUM || op == REDUCE_NANPROD) && is_nan(v)) {
             continue;
         }
-        if (op == 7u) {
+        if (op == REDUCE_L1) {
             v = abs(v);
-        } else if (op == 8u) {
+        } else if (op == REDUCE_L2) {
             let t = v / scale;
             v = t * t;
         }
@@ -151,9 +151,9 @@ fn reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     }
     if (lid == 0u) {
         var y = vals[0];
-        if (op == 1u) {
+        if (op == REDUCE_MEAN) {
             y = y / f32(p.count);
-        } else if (op == 8u) {
+        } else if (op == REDUCE_L2) {
             y = scale * sqrt(y);
         }
         out0[p.y_off + o] = y;
@@ -189,7 +189,7 @@ fn topk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
             rank++;
         }
     }
-    if (q.ret == 3u) {
+    if (q.ret == TOPK_MASK) {
         out0[e] = select(0.0, 1.0, rank < q.k);
         return;
     }
@@ -199,8 +199,8 @@ fn topk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let at = (o * q.k + rank) * q.inner + ii;
     let index = cast_to(q.cast_code, f32(t));
     switch q.ret {
-        case 0u: { out0[at] = v; }
-        case 1u: { out0[at] = index; }
+        case TOPK_VALUE: { out0[at] = v; }
+        case TOPK_INDICES: { out0[at] = index; }
         default: {
             out0[at] = v;
             out1[at] = index;

@@ -664,7 +664,7 @@ fn leaky(x: &[f32], out: &mut [f32], slope: f32) {
 /// the right with data dims 1 and 0 only, matching a dim when the sizes agree or gamma's is 1.
 /// So (C,) goes along axis 1, (1,) is shared, and a (N,) gamma that does not match axis 1 falls
 /// back to axis 0. Returns gamma's extent along data axes 0 and 1.
-fn prelu_gamma_layout(gamma: &[usize], data: &[usize]) -> Result<[usize; 2]> {
+pub(crate) fn prelu_gamma_layout(gamma: &[usize], data: &[usize]) -> Result<[usize; 2]> {
     let mut extent = [1usize; 2];
     let mut remaining = gamma.len();
     for i in (0..data.len()).rev() {

@@ -234,24 +234,26 @@ pub(crate) fn check_count(op: &str, what: &str, data: &[f32], expected: usize) -
 /// One convolution-like op's sizes, with the spatial axes padded to three `(D, H, W)`.
 /// `input`/`output` are the op's input and output spatial sizes (for Deconvolution the input is
 /// the smaller one).
+/// Resolved once here and read by both backends (the WebGPU lowering fills its uniform block
+/// from it).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Geom {
-    input: [usize; 3],
-    output: [usize; 3],
-    kernel: [usize; 3],
-    stride: [usize; 3],
-    dilate: [usize; 3],
-    pad: [usize; 3],
+pub(crate) struct Geom {
+    pub(crate) input: [usize; 3],
+    pub(crate) output: [usize; 3],
+    pub(crate) kernel: [usize; 3],
+    pub(crate) stride: [usize; 3],
+    pub(crate) dilate: [usize; 3],
+    pub(crate) pad: [usize; 3],
 }
 
 impl Geom {
-    fn input_size(&self) -> usize {
+    pub(crate) fn input_size(&self) -> usize {
         self.input.iter().product()
     }
-    fn output_size(&self) -> usize {
+    pub(crate) fn output_size(&self) -> usize {
         self.output.iter().product()
     }
-    fn kernel_size(&self) -> usize {
+    pub(crate) fn kernel_size(&self) -> usize {
         self.kernel.iter().product()
     }
     /// A 1×1(×1) kernel with stride 1 and no padding: the input is already the im2col matrix.
@@ -330,7 +332,7 @@ impl Convolution {
     }
 
     /// Checks the data shape and computes the geometry.
-    fn geometry(&self, data: &[usize]) -> Result<Geom> {
+    pub(crate) fn geometry(&self, data: &[usize]) -> Result<Geom> {
         let w = &self.window;
         let nd = w.ndim();
         if data.len() != nd + 2 {
@@ -1009,7 +1011,7 @@ impl Deconvolution {
 
     /// Checks the data shape and computes the geometry (deriving pad and adj from
     /// `target_shape` when set).
-    fn geometry(&self, data: &[usize]) -> Result<Geom> {
+    pub(crate) fn geometry(&self, data: &[usize]) -> Result<Geom> {
         let w = &self.window;
         let nd = w.ndim();
         if data.len() != nd + 2 {

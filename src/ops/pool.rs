@@ -219,7 +219,7 @@ impl Pooling {
     }
 
     /// Checks the data shape and computes the geometry.
-    fn geometry(&self, data: &[usize]) -> Result<Geom> {
+    pub(crate) fn geometry(&self, data: &[usize]) -> Result<Geom> {
         if !(3..=5).contains(&data.len()) {
             return Err(Error::shape(format!(
                 "Pooling needs 3-D, 4-D or 5-D data (N, C, spatial...), got {}",
@@ -355,16 +355,17 @@ impl Pooling {
     }
 }
 
-/// Pooling sizes with the spatial axes padded to three `(D, H, W)`.
+/// Pooling sizes with the spatial axes padded to three `(D, H, W)`: resolved once here and read
+/// by both backends (the WebGPU lowering fills its uniform block from it).
 #[derive(Debug, Clone, Copy)]
-struct Geom {
-    input: [usize; 3],
-    output: [usize; 3],
-    kernel: [usize; 3],
-    stride: [usize; 3],
-    pad: [usize; 3],
+pub(crate) struct Geom {
+    pub(crate) input: [usize; 3],
+    pub(crate) output: [usize; 3],
+    pub(crate) kernel: [usize; 3],
+    pub(crate) stride: [usize; 3],
+    pub(crate) pad: [usize; 3],
     /// True for 5-D data (matters only for MXNet's 0/0 quirk, see [`Pooling`]).
-    three_d: bool,
+    pub(crate) three_d: bool,
 }
 
 fn to3(v: &[usize], fill: usize) -> [usize; 3] {

@@ -75,14 +75,14 @@ macro_rules! families {
 }
 
 families! {
-    Copy => "copy.wgsl" [],
+    Copy => "copy.wgsl" [CopyParams],
     Elementwise => "elementwise.wgsl" [ElementwiseParams, Unary, Binary, MapCode],
     Gemm => "gemm.wgsl" [GemmParams],
-    Conv => "conv.wgsl" [],
-    Pool => "pool.wgsl" [PoolParams],
+    Conv => "conv.wgsl" [ConvParams, ConvAct],
+    Pool => "pool.wgsl" [PoolParams, PoolMode],
     Norm => "norm.wgsl" [NormParams],
     Softmax => "softmax.wgsl" [SoftmaxParams, SoftmaxFlags],
-    Reduce => "reduce.wgsl" [ReduceParams, TopkParams],
+    Reduce => "reduce.wgsl" [ReduceParams, TopkParams, ReduceCode, TopkRet],
     Index => "index.wgsl" [IndexParams],
     Detection => "detection.wgsl" [DetectionParams, DetectionFlags, RoiFlags],
     Rnn => "rnn.wgsl" [RnnParams],
@@ -96,7 +96,11 @@ impl Family {
     /// `shaders/<file>` after `common.wgsl`'s lines) and the family's file.
     fn module_source(self) -> String {
         let common = <Cast as Declared>::WGSL; // common.wgsl's own
-        format!("{COMMON}{common}{}\n{}", self.declarations().concat(), self.source())
+        format!(
+            "{COMMON}{common}{}\n{}",
+            self.declarations().concat(),
+            self.source()
+        )
     }
 }
 
@@ -297,9 +301,8 @@ mod tests {
     fn generated_declarations_validate_and_match_rust_layouts() {
         for &family in Family::ALL {
             let source = family.module_source();
-            let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
-                panic!("{}: {}", family.file(), e.emit_to_string(&source))
-            });
+            let module = naga::front::wgsl::parse_str(&source)
+                .unwrap_or_else(|e| panic!("{}: {}", family.file(), e.emit_to_string(&source)));
             naga::valid::Validator::new(
                 naga::valid::ValidationFlags::all(),
                 naga::valid::Capabilities::empty(),

@@ -28,7 +28,13 @@ macro_rules! wgsl_type {
         "f32"
     };
     ([[$t:tt; 4]; $n:literal]) => {
-        concat!("array<vec4<", $crate::backend::webgpu::wgsl::wgsl_type!($t), ">,", stringify!($n), ">")
+        concat!(
+            "array<vec4<",
+            $crate::backend::webgpu::wgsl::wgsl_type!($t),
+            ">,",
+            stringify!($n),
+            ">"
+        )
     };
 }
 
@@ -85,7 +91,8 @@ macro_rules! wgsl_uniform {
 }
 
 /// A table of `u32` codes: associated consts of a unit struct in Rust (`Unary::RELU`) and, as
-/// its [`Declared::WGSL`], module-scope consts prefixed with the table's name (`const UNARY_RELU: u32 = 39u;`).
+/// its [`Declared::WGSL`], module-scope consts prefixed with the table's name
+/// (`const UNARY_RELU=39u;`).
 macro_rules! wgsl_consts {
     ($(
         $(#[$meta:meta])*
@@ -164,6 +171,90 @@ where
 // ---------------------------------------------------------------------------------------------
 // The uniform blocks, one section per shader family (bound as `p` at @binding(0)).
 // ---------------------------------------------------------------------------------------------
+
+wgsl_uniform! {
+    /// conv.wgsl: `conv_igemm`, `conv_depthwise`, `deconv` (spatial axes padded to (D, H, W)).
+    pub struct ConvParams {
+        batch: u32,
+        /// C (all groups).
+        channels: u32,
+        /// F (all groups).
+        filters: u32,
+        groups: u32,
+        /// C / G.
+        cg: u32,
+        /// F / G.
+        fg: u32,
+        /// Filters per group computed by this dispatch (implicit GEMM rows).
+        m: u32,
+        /// First filter (within its group) of this dispatch.
+        f_base: u32,
+        in_d: u32,
+        in_h: u32,
+        in_w: u32,
+        in_size: u32,
+        out_d: u32,
+        out_h: u32,
+        out_w: u32,
+        out_size: u32,
+        k_d: u32,
+        k_h: u32,
+        k_w: u32,
+        k_size: u32,
+        s_d: u32,
+        s_h: u32,
+        s_w: u32,
+        group_base: u32,
+        d_d: u32,
+        d_h: u32,
+        d_w: u32,
+        n_total: u32,
+        p_d: u32,
+        p_h: u32,
+        p_w: u32,
+        has_bias: u32,
+        x_off: u32,
+        w_off: u32,
+        out_off: u32,
+        bias_off: u32,
+        /// The fused epilogue (src/ops/epilogue.rs), y = act(conv + bias + residual): `ConvAct`.
+        act: u32,
+        /// 1: add in3[res_off + the output index].
+        has_res: u32,
+        /// leaky: the slope; clip: the lower bound.
+        act_a: f32,
+        /// clip: the upper bound.
+        act_b: f32,
+        res_off: u32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+    }
+}
+
+wgsl_uniform! {
+    /// copy.wgsl: `strided_copy`, `gather_index`, `fill`.
+    pub struct CopyParams {
+        /// Elements to write.
+        n: u32,
+        /// Axes of the iteration shape (<= 16).
+        rank: u32,
+        /// Element offsets.
+        src_off: i32,
+        dst_off: i32,
+        /// Fill value / gather constant.
+        value: f32,
+        /// strided_copy: 1 = add into dst instead of overwriting.
+        accumulate: u32,
+        _pad1: u32,
+        _pad2: u32,
+        /// Iteration shape, row-major.
+        shape: [[u32; 4]; 4],
+        /// Element strides per axis (0 = broadcast, < 0 = reversed).
+        src_strides: [[i32; 4]; 4],
+        dst_strides: [[i32; 4]; 4],
+    }
+}
 
 wgsl_uniform! {
     /// resize.wgsl: `bilinear`, `adaptive_avg` (NCHW, one thread per output value).
@@ -269,7 +360,7 @@ wgsl_uniform! {
     pub struct PoolParams {
         /// Output elements (N·C·out_size).
         n: u32,
-        /// 0 max, 1 avg, 2 sum (and lp 1), 3 lp 2, 4 lp 3.
+        /// `PoolMode`.
         mode: u32,
         count_include_pad: u32,
         /// 5-D data: an all-padding avg window without count_include_pad is 0/0 = NaN.
@@ -393,7 +484,7 @@ wgsl_uniform! {
         n_out: u32,
         /// Reduced elements per output.
         count: u32,
-        /// 0 sum, 1 mean, 2 max, 3 min, 4 prod, 5 nansum, 6 nanprod, 7 L1, 8 L2, 9 argmax, 10 argmin.
+        /// `ReduceCode`.
         op: u32,
         kept_rank: u32,
         red_rank: u32,
@@ -415,7 +506,7 @@ wgsl_uniform! {
         n: u32,
         inner: u32,
         k: u32,
-        /// 0 values, 1 indices, 2 both (values out0, indices out1), 3 mask.
+        /// `TopkRet`.
         ret: u32,
         ascending: u32,
         cast_code: u32,
@@ -503,7 +594,6 @@ wgsl_uniform! {
         strides2: [[u32; 4]; 2],
     }
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Op codes and flags.
@@ -612,6 +702,50 @@ wgsl_consts! {
         ACT_RELU = 139,
     }
 
+    /// conv.wgsl `p.act`: the fused activation (`FusedAct` in src/ops/epilogue.rs).
+    pub struct ConvAct as "ACT" {
+        NONE = 0,
+        /// NaN → 0.
+        RELU = 1,
+        LEAKY = 2,
+        CLIP = 3,
+    }
+
+    /// reduce.wgsl `reduce`'s `p.op`.
+    pub struct ReduceCode as "REDUCE" {
+        SUM = 0,
+        MEAN = 1,
+        MAX = 2,
+        MIN = 3,
+        PROD = 4,
+        NANSUM = 5,
+        NANPROD = 6,
+        L1 = 7,
+        L2 = 8,
+        /// The arg-extremes come last (`op >= REDUCE_ARGMAX`).
+        ARGMAX = 9,
+        ARGMIN = 10,
+    }
+
+    /// reduce.wgsl `topk`'s `q.ret`.
+    pub struct TopkRet as "TOPK" {
+        VALUE = 0,
+        INDICES = 1,
+        /// Values in out0, indices in out1.
+        BOTH = 2,
+        MASK = 3,
+    }
+
+    /// pool.wgsl `p.mode`.
+    pub struct PoolMode as "POOL" {
+        MAX = 0,
+        AVG = 1,
+        /// sum, and lp with p = 1.
+        SUM = 2,
+        LP2 = 3,
+        LP3 = 4,
+    }
+
     /// softmax.wgsl `p.flags`.
     pub struct SoftmaxFlags as "SOFTMAX" {
         /// softmin.
@@ -658,5 +792,47 @@ wgsl_consts! {
         U16 = 9,
         U32 = 10,
         U64 = 11,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_wgsl_text() {
+        assert_eq!(
+            <ResizeParams as Declared>::WGSL,
+            "struct ResizeParams{n:u32,h:u32,w:u32,oh:u32,ow:u32,align:u32,scale_h:f32,scale_w:f32,}"
+        );
+        assert!(<CopyParams as Declared>::WGSL.contains("src_strides:array<vec4<i32>,4>,"));
+        assert!(<Unary as Declared>::WGSL.contains("const UNARY_RELU=39u;"));
+        assert_eq!(Unary::RELU, 39);
+        // One line each: prepending them keeps the shaders' line numbers.
+        assert!(!<ConvParams as Declared>::WGSL.contains('\n'));
+    }
+
+    #[test]
+    fn uniform_words_follow_the_fields() {
+        let u = ResizeParams {
+            n: 7,
+            scale_w: 1.5,
+            ..Default::default()
+        };
+        let w = u.words();
+        assert_eq!(w.len(), 8);
+        assert_eq!((w[0], w[7]), (7, 1.5f32.to_bits()));
+    }
+
+    #[test]
+    fn fit_and_vec4s_refuse_what_does_not_fit() {
+        assert_eq!(fit::<u32, usize>(5).unwrap(), 5);
+        assert!(fit::<i32, i64>(-3).is_ok());
+        let e = fit::<u32, usize>(1 << 33).unwrap_err().to_string();
+        assert!(e.contains("does not fit in 32 bits"), "{e}");
+        assert!(fit::<u32, i64>(-1).is_err());
+        let a: [[u32; 4]; 2] = vec4s(&[1usize, 2, 3, 4, 5]).unwrap();
+        assert_eq!(a, [[1, 2, 3, 4], [5, 0, 0, 0]]);
+        assert!(vec4s::<u32, usize, 2>(&[0; 9]).is_err());
     }
 }

@@ -2,14 +2,15 @@
 //! `binary` for PReLU) and `softmax.wgsl`.
 
 use crate::error::{fmt_shape, Error, Result};
-use crate::ops::activation::{ActType, ActivationOp, LeakyType, RegressionKind};
+use crate::ops::activation::{
+    prelu_gamma_layout, ActType, ActivationOp, LeakyType, RegressionKind,
+};
 use crate::tensor::DType;
 
 use super::elementwise::{cast_code, map, same_slabs, Binary, MapCode, Unary};
-use super::{simplify, Lowering, Operand, U};
-use crate::backend::webgpu::wgsl::{fit, vec4s, ElementwiseParams, SoftmaxFlags, SoftmaxParams};
+use super::{fill_uniform, simplify, Lowering, Operand};
 use crate::backend::webgpu::kernels::{BINARY, FILL, SOFTMAX};
-
+use crate::backend::webgpu::wgsl::{fit, vec4s, ElementwiseParams, SoftmaxFlags, SoftmaxParams};
 
 pub(crate) fn lower(
     l: &mut Lowering,
@@ -52,7 +53,7 @@ pub(crate) fn lower(
                 map(l, MapCode::LEAKY, s, 0.0, x, y)?;
                 if let Some(mask) = outs.get(1) {
                     for (j, range) in same_slabs(mask, mask, &FILL)? {
-                        let u = U::new().u(range.len()).u(0).i(0).i(0).f(s).u(0).u(0).u(0);
+                        let u = fill_uniform(range.len(), s)?;
                         l.linear(FILL, range.len(), u, vec![], vec![mask.chunk(j)])?;
                     }
                 }
@@ -147,26 +148,11 @@ fn softmax(
     )
 }
 
-/// PReLU: gamma's extent along data axes 0 and 1, as src/ops/activation.rs aligns it (gamma's
-/// dims from the right against data dims 1 and 0, matching equal sizes or 1).
+/// PReLU: gamma laid out against the data as src/ops/activation.rs resolves it
+/// ([`prelu_gamma_layout`]: its extent along data axes 0 and 1).
 fn prelu(l: &mut Lowering, x: &Operand, gamma: &Operand, y: &Operand) -> Result<()> {
     let data = &x.shape;
-    let g = &gamma.shape;
-    let mut extent = [1usize; 2];
-    let mut remaining = g.len();
-    for i in (0..data.len()).rev() {
-        if remaining > 0 && i <= 1 && (data[i] == g[remaining - 1] || g[remaining - 1] == 1) {
-            extent[i] = g[remaining - 1];
-            remaining -= 1;
-        }
-    }
-    if remaining != 0 {
-        return Err(Error::shape(format!(
-            "LeakyReLU(prelu): cannot broadcast gamma {} to data {}",
-            fmt_shape(g),
-            fmt_shape(data)
-        )));
-    }
+    let extent = prelu_gamma_layout(&gamma.shape, data)?;
     let own = crate::tensor::strides(data)
         .iter()
         .map(|&s| s as i64)

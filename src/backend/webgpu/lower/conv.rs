@@ -2,19 +2,12 @@
 //! gather) and `copy.wgsl` (nearest upsampling).
 
 use crate::error::{fmt_shape, Error, Result};
-use crate::ops::conv::{ConvOp, Convolution, Deconvolution, SampleType, UpSampling, Window};
+use crate::ops::conv::{ConvOp, Convolution, Deconvolution, Geom, SampleType, UpSampling};
 use crate::ops::epilogue::{Epilogue, FusedAct};
 
-use super::{batch_pieces, strides, BufRef, Lowering, Operand, U};
+use super::{batch_pieces, copy_uniform, strides, BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{CONV, CONV_DEPTHWISE, DECONV, STRIDED_COPY};
-
-/// Left-pads a per-axis tuple to (D, H, W).
-fn to3(v: &[usize], fill: usize) -> [usize; 3] {
-    let mut out = [fill; 3];
-    let n = v.len().min(3);
-    out[3 - n..].copy_from_slice(&v[v.len() - n..]);
-    out
-}
+use crate::backend::webgpu::wgsl::{fit, ConvAct, ConvParams};
 
 pub(crate) fn lower(
     l: &mut Lowering,
@@ -32,61 +25,40 @@ pub(crate) fn lower(
     }
 }
 
-/// The geometry shared by all conv kernels, normalised to three spatial axes.
-struct Geometry {
+/// A convolution-like op at given shapes: the op's own resolved geometry ([`Geom`], from
+/// src/ops/conv.rs, as the CPU backend reads it) with the batch, channel and group counts.
+struct Conv {
     batch: usize,
     channels: usize,
     filters: usize,
     groups: usize,
-    input: [usize; 3],
-    output: [usize; 3],
-    kernel: [usize; 3],
-    stride: [usize; 3],
-    dilate: [usize; 3],
-    pad: [usize; 3],
+    geom: Geom,
 }
 
-impl Geometry {
-    fn new(
-        window: &Window,
-        pad: &[usize],
-        groups: usize,
-        x: &[usize],
-        y: &[usize],
-    ) -> Result<Geometry> {
-        let nd = window.ndim();
-        if x.len() != nd + 2 || y.len() != nd + 2 {
+impl Conv {
+    /// `geom` resolved by the op for data `x`; the output `y` must be what it gives.
+    fn new(op: &str, geom: Geom, groups: usize, x: &[usize], y: &[usize]) -> Result<Conv> {
+        let nd = x.len().saturating_sub(2);
+        let expected = geom.output[3 - nd.min(3)..].to_vec();
+        if y.len() != x.len() || x.len() < 3 || y[0] != x[0] || y[2..] != expected[..] {
             return Err(Error::shape(format!(
-                "conv: data {} / output {} do not match a {nd}-D kernel",
-                fmt_shape(x),
-                fmt_shape(y)
+                "{op}: output {} does not match data {}",
+                fmt_shape(y),
+                fmt_shape(x)
             )));
         }
-        Ok(Geometry {
+        Ok(Conv {
             batch: x[0],
             channels: x[1],
             filters: y[1],
             groups: groups.max(1),
-            input: to3(&x[2..], 1),
-            output: to3(&y[2..], 1),
-            kernel: to3(&window.kernel, 1),
-            stride: to3(&window.stride, 1),
-            dilate: to3(&window.dilate, 1),
-            pad: to3(pad, 0),
+            geom,
         })
     }
 
-    fn in_size(&self) -> usize {
-        self.input.iter().product()
-    }
-    fn out_size(&self) -> usize {
-        self.output.iter().product()
-    }
-    fn k_size(&self) -> usize {
-        self.kernel.iter().product()
-    }
-
-    /// The conv.wgsl uniform block. `offsets`: data, weight, output, residual.
+    /// The conv.wgsl uniform block of one dispatch: `m` filters per group from `f_base` (within
+    /// group `group_base` on), `n_total` output positions, element offsets of the data, weight,
+    /// output and residual, and the fused epilogue.
     #[allow(clippy::too_many_arguments)]
     fn uniform(
         &self,
@@ -94,63 +66,61 @@ impl Geometry {
         f_base: usize,
         group_base: usize,
         n_total: usize,
-        offsets: [usize; 4],
+        [x_off, w_off, out_off, res_off]: [usize; 4],
         has_bias: bool,
         epilogue: Epilogue,
-    ) -> U {
-        // conv.wgsl's `act()`: 0 none, 1 relu, 2 leaky (a = slope), 3 clip (a, b = bounds).
-        let (act, a, b) = match epilogue.act {
-            FusedAct::None => (0, 0.0, 0.0),
-            FusedAct::Relu => (1, 0.0, 0.0),
-            FusedAct::Leaky { slope } => (2, slope, 0.0),
-            FusedAct::Clip { lo, hi } => (3, lo, hi),
+    ) -> Result<ConvParams> {
+        let (act, act_a, act_b) = match epilogue.act {
+            FusedAct::None => (ConvAct::NONE, 0.0, 0.0),
+            FusedAct::Relu => (ConvAct::RELU, 0.0, 0.0),
+            FusedAct::Leaky { slope } => (ConvAct::LEAKY, slope, 0.0),
+            FusedAct::Clip { lo, hi } => (ConvAct::CLIP, lo, hi),
         };
-        let (cg, fg) = (self.channels / self.groups, self.filters / self.groups);
-        U::new()
-            .u(self.batch)
-            .u(self.channels)
-            .u(self.filters)
-            .u(self.groups)
-            .u(cg)
-            .u(fg)
-            .u(m)
-            .u(f_base)
-            .u(self.input[0])
-            .u(self.input[1])
-            .u(self.input[2])
-            .u(self.in_size())
-            .u(self.output[0])
-            .u(self.output[1])
-            .u(self.output[2])
-            .u(self.out_size())
-            .u(self.kernel[0])
-            .u(self.kernel[1])
-            .u(self.kernel[2])
-            .u(self.k_size())
-            .u(self.stride[0])
-            .u(self.stride[1])
-            .u(self.stride[2])
-            .u(group_base)
-            .u(self.dilate[0])
-            .u(self.dilate[1])
-            .u(self.dilate[2])
-            .u(n_total)
-            .u(self.pad[0])
-            .u(self.pad[1])
-            .u(self.pad[2])
-            .u(has_bias as usize)
-            .u(offsets[0])
-            .u(offsets[1])
-            .u(offsets[2])
-            .u(0)
-            .bits(act)
-            .u(epilogue.residual as usize)
-            .f(a)
-            .f(b)
-            .u(offsets[3])
-            .u(0)
-            .u(0)
-            .u(0)
+        let g = &self.geom;
+        Ok(ConvParams {
+            batch: fit(self.batch)?,
+            channels: fit(self.channels)?,
+            filters: fit(self.filters)?,
+            groups: fit(self.groups)?,
+            cg: fit(self.channels / self.groups)?,
+            fg: fit(self.filters / self.groups)?,
+            m: fit(m)?,
+            f_base: fit(f_base)?,
+            in_d: fit(g.input[0])?,
+            in_h: fit(g.input[1])?,
+            in_w: fit(g.input[2])?,
+            in_size: fit(g.input_size())?,
+            out_d: fit(g.output[0])?,
+            out_h: fit(g.output[1])?,
+            out_w: fit(g.output[2])?,
+            out_size: fit(g.output_size())?,
+            k_d: fit(g.kernel[0])?,
+            k_h: fit(g.kernel[1])?,
+            k_w: fit(g.kernel[2])?,
+            k_size: fit(g.kernel_size())?,
+            s_d: fit(g.stride[0])?,
+            s_h: fit(g.stride[1])?,
+            s_w: fit(g.stride[2])?,
+            group_base: fit(group_base)?,
+            d_d: fit(g.dilate[0])?,
+            d_h: fit(g.dilate[1])?,
+            d_w: fit(g.dilate[2])?,
+            n_total: fit(n_total)?,
+            p_d: fit(g.pad[0])?,
+            p_h: fit(g.pad[1])?,
+            p_w: fit(g.pad[2])?,
+            has_bias: has_bias.into(),
+            x_off: fit(x_off)?,
+            w_off: fit(w_off)?,
+            out_off: fit(out_off)?,
+            bias_off: 0,
+            act,
+            has_res: epilogue.residual.into(),
+            act_a,
+            act_b,
+            res_off: fit(res_off)?,
+            ..Default::default()
+        })
     }
 }
 
@@ -165,13 +135,14 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
     } else {
         None
     };
-    let mut g = Geometry::new(&c.window, &c.window.pad, c.num_group, &x.shape, &out.shape)?;
+    let geom = c.geometry(&x.shape)?;
+    let mut g = Conv::new("Convolution", geom, c.num_group, &x.shape, &out.shape)?;
     let (cg, fg) = (g.channels / g.groups, g.filters / g.groups);
     let b_buf = match bias {
         Some(b) => b.whole(&CONV)?,
         None => BufRef::Dummy,
     };
-    let kdim = cg * g.k_size();
+    let kdim = cg * g.geom.kernel_size();
     if w.layout.chunks() > 1 && w.layout.row_elems != kdim {
         return Err(Error::Unsupported(format!(
             "Convolution weight {} is split inside a filter",
@@ -190,9 +161,9 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
         let ((x_buf, x_off), (y_buf, y_off)) = (piece.slabs[0], piece.slabs[1]);
         let (r_buf, r_off) = piece.slabs.get(2).copied().unwrap_or((BufRef::Dummy, 0));
         if depthwise {
-            let n = g.batch * g.filters * g.out_size();
+            let n = g.batch * g.filters * g.geom.output_size();
             let offsets = [x_off, 0, y_off, r_off];
-            let u = g.uniform(fg, 0, 0, n, offsets, bias.is_some(), epilogue);
+            let u = g.uniform(fg, 0, 0, n, offsets, bias.is_some(), epilogue)?;
             l.linear(
                 CONV_DEPTHWISE,
                 n,
@@ -202,11 +173,11 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
             )?;
             continue;
         }
-        let n_total = g.batch * g.out_size();
+        let n_total = g.batch * g.geom.output_size();
         let tiles_n = n_total.div_ceil(64) as u32;
         if w.layout.chunks() == 1 {
             let offsets = [x_off, 0, y_off, r_off];
-            let u = g.uniform(fg, 0, 0, n_total, offsets, bias.is_some(), epilogue);
+            let u = g.uniform(fg, 0, 0, n_total, offsets, bias.is_some(), epilogue)?;
             let grid = [tiles_n, fg.div_ceil(64) as u32, g.groups as u32];
             let reads = vec![x_buf, w.chunk(0), b_buf, r_buf];
             l.dispatch(CONV, u, reads, vec![y_buf], grid)?;
@@ -230,7 +201,7 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
                     offsets,
                     bias.is_some(),
                     epilogue,
-                );
+                )?;
                 let grid = [tiles_n, (hi - lo).div_ceil(64) as u32, 1];
                 let reads = vec![x_buf, w.chunk(j), b_buf, r_buf];
                 l.dispatch(CONV, u, reads, vec![y_buf], grid)?;
@@ -238,25 +209,6 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
         }
     }
     Ok(())
-}
-
-/// The left padding of a Deconvolution per spatial axis (derived from `target_shape` when set,
-/// as in src/ops/conv.rs).
-fn deconv_pad(d: &Deconvolution, x: &[usize]) -> Vec<usize> {
-    let w = &d.window;
-    match &d.target_shape {
-        None => w.pad.clone(),
-        Some(t) => (0..w.ndim())
-            .map(|a| {
-                let i = x.get(2 + a).copied().unwrap_or(1) as i64;
-                let full = w.stride[a] as i64 * (i - 1)
-                    + w.dilate[a] as i64 * (w.kernel[a] as i64 - 1)
-                    + 1;
-                let total = (full - t.get(a).copied().unwrap_or(0) as i64).max(0);
-                ((total + 1) / 2) as usize
-            })
-            .collect(),
-    }
 }
 
 fn deconvolution(
@@ -270,8 +222,8 @@ fn deconvolution(
         _ => return Err(Error::Backend("Deconvolution needs data and weight".into())),
     };
     let bias = if d.no_bias { None } else { ins.get(2) };
-    let pad = deconv_pad(d, &x.shape);
-    let mut g = Geometry::new(&d.window, &pad, d.num_group, &x.shape, &out.shape)?;
+    let geom = d.geometry(&x.shape)?;
+    let mut g = Conv::new("Deconvolution", geom, d.num_group, &x.shape, &out.shape)?;
     let b = match bias {
         Some(b) => b.whole(&DECONV)?,
         None => BufRef::Dummy,
@@ -280,9 +232,9 @@ fn deconvolution(
     for piece in batch_pieces(&[x, out], &DECONV)? {
         g.batch = piece.count;
         let ((x_buf, x_off), (y_buf, y_off)) = (piece.slabs[0], piece.slabs[1]);
-        let n = g.batch * g.filters * g.out_size();
+        let n = g.batch * g.filters * g.geom.output_size();
         let offsets = [x_off, 0, y_off, 0];
-        let u = g.uniform(0, 0, 0, n, offsets, bias.is_some(), Epilogue::default());
+        let u = g.uniform(0, 0, 0, n, offsets, bias.is_some(), Epilogue::default())?;
         l.linear(DECONV, n, u, vec![x_buf, w_buf, b], vec![y_buf])?;
     }
     Ok(())
@@ -336,7 +288,7 @@ fn upsampling(l: &mut Lowering, u: &UpSampling, ins: &[Operand], out: &Operand) 
                 let dst_off = if *sum { 0 } else { channel * oh * ow };
                 let accumulate = *sum && i > 0;
                 let total = shape.iter().product();
-                let uni = copy_uniform(total, &shape, 0, dst_off as i64, &src, &dst, accumulate);
+                let uni = copy_uniform(total, &shape, 0, dst_off as i64, &src, &dst, accumulate)?;
                 l.linear(
                     STRIDED_COPY,
                     total,
@@ -354,28 +306,4 @@ fn upsampling(l: &mut Lowering, u: &UpSampling, ins: &[Operand], out: &Operand) 
             Ok(())
         }
     }
-}
-
-/// The copy.wgsl uniform block for `strided_copy`.
-pub(crate) fn copy_uniform(
-    n: usize,
-    shape: &[usize],
-    src_off: i64,
-    dst_off: i64,
-    src: &[i64],
-    dst: &[i64],
-    accumulate: bool,
-) -> U {
-    U::new()
-        .u(n)
-        .u(shape.len())
-        .i(src_off)
-        .i(dst_off)
-        .f(0.0)
-        .u(accumulate as usize)
-        .u(0)
-        .u(0)
-        .u_array(shape, 16)
-        .i_array(src, 16)
-        .i_array(dst, 16)
 }

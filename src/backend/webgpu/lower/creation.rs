@@ -6,7 +6,7 @@ use crate::backend::webgpu::kernels::FILL;
 use crate::error::{Error, Result};
 use crate::ops::creation::CreationOp;
 
-use super::{Lowering, Operand, U};
+use super::{fill_uniform, Lowering, Operand};
 
 pub(crate) fn lower(l: &mut Lowering, op: &CreationOp, outs: &[Operand]) -> Result<()> {
     let out = outs
@@ -16,7 +16,7 @@ pub(crate) fn lower(l: &mut Lowering, op: &CreationOp, outs: &[Operand]) -> Resu
         CreationOp::Full { value, .. } => {
             for j in 0..out.layout.chunks() {
                 let n = out.layout.elem_range(j).len();
-                let u = U::new().u(n).u(0).i(0).i(0).f(*value).u(0).u(0).u(0);
+                let u = fill_uniform(n, *value)?;
                 l.linear(FILL, n, u, vec![], vec![out.chunk(j)])?;
             }
         }

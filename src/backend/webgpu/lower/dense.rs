@@ -4,8 +4,8 @@ use crate::error::{fmt_shape, Error, Result};
 use crate::ops::dense::{DenseOp, Dot, FullyConnected};
 
 use super::{BufRef, Lowering, Operand};
-use crate::backend::webgpu::wgsl::{fit, GemmParams};
 use crate::backend::webgpu::kernels::GEMM;
+use crate::backend::webgpu::wgsl::{fit, GemmParams};
 
 /// One GEMM operand: (offset, row stride, column stride, batch stride) in elements.
 #[derive(Debug, Clone, Copy)]

@@ -218,8 +218,11 @@ pub(crate) fn lower(
                     a.pooled,
                     a.spatial_scale,
                     a.sample_ratio,
-                    (if a.position_sensitive { RoiFlags::POSITION_SENSITIVE } else { 0 })
-                        | (if a.aligned { RoiFlags::ALIGNED } else { 0 }),
+                    (if a.position_sensitive {
+                        RoiFlags::POSITION_SENSITIVE
+                    } else {
+                        0
+                    }) | (if a.aligned { RoiFlags::ALIGNED } else { 0 }),
                 ),
                 DetectionOp::RoiPooling {
                     pooled,

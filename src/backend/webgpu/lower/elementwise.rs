@@ -4,9 +4,9 @@ use crate::error::{fmt_shape, Error, Result};
 use crate::ops::elementwise::{BinaryFn, ElementwiseOp, UnaryFn};
 use crate::tensor::DType;
 
-use super::{simplify, strides, Lowering, Operand, U};
-use crate::backend::webgpu::wgsl::{fit, vec4s, ElementwiseParams};
+use super::{fill_uniform, simplify, strides, Lowering, Operand};
 use crate::backend::webgpu::kernels::{Kernel, ACCUMULATE, BINARY, FILL, MAP, WHERE};
+use crate::backend::webgpu::wgsl::{fit, vec4s, ElementwiseParams};
 
 /// Most axes of a broadcast iteration after merging (the shader's arrays hold 8).
 const MAX_BROADCAST_RANK: usize = 8;
@@ -137,11 +137,15 @@ pub(crate) fn lower(
             map(l, base + binary_code(*op), *scalar, 0.0, input(0)?, out)
         }
         ElementwiseOp::Unary { op, .. } => map(l, unary_code(*op), 0.0, 0.0, input(0)?, out),
-        ElementwiseOp::SmoothL1 { sigma } => map(l, MapCode::SMOOTH_L1, *sigma, 0.0, input(0)?, out),
+        ElementwiseOp::SmoothL1 { sigma } => {
+            map(l, MapCode::SMOOTH_L1, *sigma, 0.0, input(0)?, out)
+        }
         ElementwiseOp::HardSigmoid { alpha, beta } => {
             map(l, MapCode::HARD_SIGMOID, *alpha, *beta, input(0)?, out)
         }
-        ElementwiseOp::Clip { a_min, a_max } => map(l, MapCode::CLIP, *a_min, *a_max, input(0)?, out),
+        ElementwiseOp::Clip { a_min, a_max } => {
+            map(l, MapCode::CLIP, *a_min, *a_max, input(0)?, out)
+        }
         ElementwiseOp::Cast { dtype } => map(
             l,
             MapCode::CAST,
@@ -215,7 +219,7 @@ pub(crate) fn same_slabs(
 fn fill(l: &mut Lowering, value: f32, out: &Operand) -> Result<()> {
     for j in 0..out.layout.chunks() {
         let n = out.layout.elem_range(j).len();
-        let u = U::new().u(n).u(0).i(0).i(0).f(value).u(0).u(0).u(0);
+        let u = fill_uniform(n, value)?;
         l.linear(FILL, n, u, vec![], vec![out.chunk(j)])?;
     }
     Ok(())

@@ -5,8 +5,8 @@ use crate::ops::index::{IndexMode, IndexOp};
 use crate::tensor::numel;
 
 use super::{Lowering, Operand};
-use crate::backend::webgpu::wgsl::{fit, IndexParams};
 use crate::backend::webgpu::kernels::{ONE_HOT, PICK, TAKE};
+use crate::backend::webgpu::wgsl::{fit, IndexParams};
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
     let a = if axis < 0 { axis + ndim as i64 } else { axis };

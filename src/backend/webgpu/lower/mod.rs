@@ -23,7 +23,7 @@ use crate::tensor::numel;
 
 use super::context::ExecLimits;
 use super::kernels::{Kernel, LINEAR_WG};
-use super::wgsl::Uniform;
+use super::wgsl::{fit, vec4s, CopyParams, Uniform};
 
 /// How a tensor is stored: in one buffer, or split into slabs of whole *rows* (a row is the
 /// trailing axes from `split_axis` on) when it exceeds the storage-binding limit.
@@ -271,7 +271,7 @@ impl<'a> Lowering<'a> {
     pub fn dispatch(
         &mut self,
         kernel: Kernel,
-        uniform: impl IntoWords,
+        uniform: impl Uniform,
         inputs: Vec<BufRef>,
         outputs: Vec<BufRef>,
         groups: [u32; 3],
@@ -287,7 +287,7 @@ impl<'a> Lowering<'a> {
         if groups.contains(&0) {
             return Ok(());
         }
-        let uniform = uniform.into_words(&kernel)?;
+        let uniform = uniform.words();
         self.pending.push(Pending::Dispatch {
             kernel,
             spec,
@@ -305,7 +305,7 @@ impl<'a> Lowering<'a> {
         &mut self,
         kernel: Kernel,
         n: usize,
-        uniform: impl IntoWords,
+        uniform: impl Uniform,
         inputs: Vec<BufRef>,
         outputs: Vec<BufRef>,
     ) -> Result<()> {
@@ -323,7 +323,7 @@ impl<'a> Lowering<'a> {
         &mut self,
         kernel: Kernel,
         rows: usize,
-        uniform: impl IntoWords,
+        uniform: impl Uniform,
         inputs: Vec<BufRef>,
         outputs: Vec<BufRef>,
     ) -> Result<()> {
@@ -385,96 +385,38 @@ impl<'a> Lowering<'a> {
     }
 }
 
-/// A uniform block as the words of a dispatch.
-pub(crate) trait IntoWords {
-    fn into_words(self, kernel: &Kernel) -> Result<Vec<u32>>;
+/// The copy.wgsl uniform block of `strided_copy`: `dst[dst_off + Σ i_k·dst_k] (+)= src[src_off +
+/// Σ i_k·src_k]` over the multi-indices of `shape` (at most 16 axes).
+pub(crate) fn copy_uniform(
+    n: usize,
+    shape: &[usize],
+    src_off: i64,
+    dst_off: i64,
+    src: &[i64],
+    dst: &[i64],
+    accumulate: bool,
+) -> Result<CopyParams> {
+    Ok(CopyParams {
+        n: fit(n)?,
+        rank: fit(shape.len())?,
+        src_off: fit(src_off)?,
+        dst_off: fit(dst_off)?,
+        accumulate: accumulate.into(),
+        shape: vec4s(shape)?,
+        src_strides: vec4s(src)?,
+        dst_strides: vec4s(dst)?,
+        ..Default::default()
+    })
 }
 
-impl<T: Uniform> IntoWords for T {
-    fn into_words(self, _kernel: &Kernel) -> Result<Vec<u32>> {
-        Ok(self.words())
-    }
-}
-
-impl IntoWords for U {
-    fn into_words(self, kernel: &Kernel) -> Result<Vec<u32>> {
-        self.finish(kernel)
-    }
-}
-
-/// A uniform block under construction: 32-bit fields pushed in the order of the shader's `P`
-/// struct. Values that do not fit a u32 / i32 make `finish` fail (instead of wrapping).
-#[derive(Debug, Default)]
-pub(crate) struct U {
-    words: Vec<u32>,
-    overflow: Option<String>,
-}
-
-impl U {
-    pub fn new() -> U {
-        U::default()
-    }
-
-    pub fn u(mut self, v: usize) -> U {
-        match u32::try_from(v) {
-            Ok(w) => self.words.push(w),
-            Err(_) => {
-                self.overflow
-                    .get_or_insert(format!("value {v} does not fit in 32 bits"));
-                self.words.push(0);
-            }
-        }
-        self
-    }
-
-    pub fn i(mut self, v: i64) -> U {
-        match i32::try_from(v) {
-            Ok(w) => self.words.push(w as u32),
-            Err(_) => {
-                self.overflow
-                    .get_or_insert(format!("value {v} does not fit in 32 bits"));
-                self.words.push(0);
-            }
-        }
-        self
-    }
-
-    pub fn f(mut self, v: f32) -> U {
-        self.words.push(v.to_bits());
-        self
-    }
-
-    pub fn bits(mut self, v: u32) -> U {
-        self.words.push(v);
-        self
-    }
-
-    /// An `array<vec4<u32>, len/4>` of unsigned values, zero-padded to `len`.
-    pub fn u_array(mut self, values: &[usize], len: usize) -> U {
-        debug_assert!(values.len() <= len && len % 4 == 0);
-        for k in 0..len {
-            self = self.u(values.get(k).copied().unwrap_or(0));
-        }
-        self
-    }
-
-    /// An `array<vec4<i32>, len/4>` of signed values, zero-padded to `len`.
-    pub fn i_array(mut self, values: &[i64], len: usize) -> U {
-        for k in 0..len {
-            self = self.i(values.get(k).copied().unwrap_or(0));
-        }
-        self
-    }
-
-    fn finish(self, kernel: &Kernel) -> Result<Vec<u32>> {
-        match self.overflow {
-            Some(msg) => Err(Error::Unsupported(format!(
-                "kernel {}: {msg} (tensor too large)",
-                kernel.describe()
-            ))),
-            None => Ok(self.words),
-        }
-    }
+/// The copy.wgsl uniform block of `fill` (`n` values) and `gather_index` (`value`: the
+/// constant of out-of-range indices).
+pub(crate) fn fill_uniform(n: usize, value: f32) -> Result<CopyParams> {
+    Ok(CopyParams {
+        n: fit(n)?,
+        value,
+        ..Default::default()
+    })
 }
 
 /// Lowers one plan step.

@@ -7,8 +7,8 @@ use crate::ops::transformer::{arange_values, Interleaved, TransformerOp};
 use crate::tensor::numel;
 
 use super::{Lowering, Operand};
-use crate::backend::webgpu::wgsl::{fit, NlpParams};
 use crate::backend::webgpu::kernels::{DIV_SCALAR, INTERLEAVED_QK, INTERLEAVED_VALATT, SEQUENCE};
+use crate::backend::webgpu::wgsl::{fit, NlpParams};
 
 #[allow(clippy::too_many_arguments)]
 fn uniform(

@@ -6,8 +6,8 @@ use crate::tensor::numel;
 
 use super::elementwise::same_slabs;
 use super::{BufRef, Lowering, Operand};
-use crate::backend::webgpu::wgsl::{fit, NormParams};
 use crate::backend::webgpu::kernels::{BATCH_NORM, BATCH_NORM_STATS, LRN, ROW_NORM};
+use crate::backend::webgpu::wgsl::{fit, NormParams};
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
     let a = if axis < 0 { axis + ndim as i64 } else { axis };

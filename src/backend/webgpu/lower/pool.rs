@@ -4,15 +4,8 @@ use crate::error::{fmt_shape, Error, Result};
 use crate::ops::pool::{PoolOp, PoolType, Pooling};
 
 use super::{batch_pieces, Lowering, Operand};
-use crate::backend::webgpu::wgsl::{fit, PoolParams};
 use crate::backend::webgpu::kernels::POOL;
-
-fn to3(v: &[usize], fill: usize) -> [usize; 3] {
-    let mut out = [fill; 3];
-    let n = v.len().min(3);
-    out[3 - n..].copy_from_slice(&v[v.len() - n..]);
-    out
-}
+use crate::backend::webgpu::wgsl::{fit, PoolMode, PoolParams};
 
 pub(crate) fn lower(
     l: &mut Lowering,
@@ -40,20 +33,23 @@ fn pooling(l: &mut Lowering, p: &Pooling, x: &Operand, y: &Operand) -> Result<()
             fmt_shape(&y.shape)
         )));
     }
-    let spatial = &x.shape[2..];
-    let input = to3(spatial, 1);
-    let output = to3(&y.shape[2..], 1);
-    let (kernel, stride, pad) = if p.global_pool {
-        (input, [1; 3], [0; 3])
-    } else {
-        (to3(&p.kernel, 1), to3(&p.stride, 1), to3(&p.pad, 0))
-    };
-    let mode: u32 = match p.pool_type {
-        PoolType::Max => 0,
-        PoolType::Avg => 1,
-        PoolType::Sum | PoolType::Lp(1) => 2,
-        PoolType::Lp(2) => 3,
-        PoolType::Lp(_) => 4,
+    // The op's own resolved geometry (src/ops/pool.rs, as the CPU backend reads it).
+    let g = p.geometry(&x.shape)?;
+    let nd = x.shape.len() - 2;
+    if y.shape[..2] != x.shape[..2] || y.shape[2..] != g.output[3 - nd..] {
+        return Err(Error::shape(format!(
+            "Pooling: output {} does not match data {}",
+            fmt_shape(&y.shape),
+            fmt_shape(&x.shape)
+        )));
+    }
+    let (input, output, kernel, stride, pad) = (g.input, g.output, g.kernel, g.stride, g.pad);
+    let mode = match p.pool_type {
+        PoolType::Max => PoolMode::MAX,
+        PoolType::Avg => PoolMode::AVG,
+        PoolType::Sum | PoolType::Lp(1) => PoolMode::SUM,
+        PoolType::Lp(2) => PoolMode::LP2,
+        PoolType::Lp(_) => PoolMode::LP3,
     };
     let out_size: usize = output.iter().product();
     let channels = x.shape[1];
@@ -64,7 +60,7 @@ fn pooling(l: &mut Lowering, p: &Pooling, x: &Operand, y: &Operand) -> Result<()
             n: fit(n)?,
             mode,
             count_include_pad: p.count_include_pad.into(),
-            three_d: (spatial.len() == 3).into(),
+            three_d: g.three_d.into(),
             in_d: fit(input[0])?,
             in_h: fit(input[1])?,
             in_w: fit(input[2])?,

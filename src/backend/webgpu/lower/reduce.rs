@@ -6,8 +6,8 @@ use crate::tensor::{numel, strides};
 
 use super::elementwise::cast_code;
 use super::{simplify, BufRef, Lowering, Operand};
-use crate::backend::webgpu::wgsl::{fit, vec4s, ReduceParams, TopkParams};
 use crate::backend::webgpu::kernels::{REDUCE, TOPK};
+use crate::backend::webgpu::wgsl::{fit, vec4s, ReduceCode, ReduceParams, TopkParams, TopkRet};
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
     let a = if axis < 0 { axis + ndim as i64 } else { axis };
@@ -52,20 +52,25 @@ pub(crate) fn lower(
             ..
         } => {
             let code = match kind {
-                ReduceKind::Sum => 0,
-                ReduceKind::Mean => 1,
-                ReduceKind::Max => 2,
-                ReduceKind::Min => 3,
-                ReduceKind::Prod => 4,
-                ReduceKind::NanSum => 5,
-                ReduceKind::NanProd => 6,
+                ReduceKind::Sum => ReduceCode::SUM,
+                ReduceKind::Mean => ReduceCode::MEAN,
+                ReduceKind::Max => ReduceCode::MAX,
+                ReduceKind::Min => ReduceCode::MIN,
+                ReduceKind::Prod => ReduceCode::PROD,
+                ReduceKind::NanSum => ReduceCode::NANSUM,
+                ReduceKind::NanProd => ReduceCode::NANPROD,
             };
             let red = reduced_axes(&x.shape, axes.as_deref(), *exclude)?;
             reduce(l, code, x, &red, y)
         }
         ReduceOp::Norm { ord, axes, .. } => {
             let red = reduced_axes(&x.shape, axes.as_deref(), false)?;
-            reduce(l, if *ord == 1 { 7 } else { 8 }, x, &red, y)
+            let code = if *ord == 1 {
+                ReduceCode::L1
+            } else {
+                ReduceCode::L2
+            };
+            reduce(l, code, x, &red, y)
         }
         ReduceOp::ArgExtreme { max, axis, .. } => {
             let red = match axis {
@@ -75,7 +80,12 @@ pub(crate) fn lower(
                     (0..x.shape.len()).map(|k| k == a).collect()
                 }
             };
-            reduce(l, if *max { 9 } else { 10 }, x, &red, y)
+            let code = if *max {
+                ReduceCode::ARGMAX
+            } else {
+                ReduceCode::ARGMIN
+            };
+            reduce(l, code, x, &red, y)
         }
         ReduceOp::TopK {
             axis,
@@ -94,10 +104,10 @@ pub(crate) fn lower(
             };
             let k = if *k <= 0 { n } else { (*k as usize).min(n) };
             let ret_code = match ret {
-                TopKReturn::Value => 0,
-                TopKReturn::Indices => 1,
-                TopKReturn::Both => 2,
-                TopKReturn::Mask => 3,
+                TopKReturn::Value => TopkRet::VALUE,
+                TopKReturn::Indices => TopkRet::INDICES,
+                TopKReturn::Both => TopkRet::BOTH,
+                TopKReturn::Mask => TopkRet::MASK,
             };
             let total = outer * n * inner;
             let u = TopkParams {
@@ -124,7 +134,6 @@ pub(crate) fn lower(
         }
     }
 }
-
 
 /// One workgroup per output element: the kept axes pick the element, the reduced axes are
 /// walked in row-major order (so argmax's index is the position along the reduced axes).

@@ -4,8 +4,8 @@ use crate::error::{Error, Result};
 use crate::ops::resize::{bilinear_scale, ResizeOp};
 
 use super::{Lowering, Operand};
-use crate::backend::webgpu::wgsl::{fit, ResizeParams};
 use crate::backend::webgpu::kernels::{ADAPTIVE_AVG, BILINEAR};
+use crate::backend::webgpu::wgsl::{fit, ResizeParams};
 
 pub(crate) fn lower(
     l: &mut Lowering,

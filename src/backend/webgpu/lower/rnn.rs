@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 use crate::ops::rnn::{RnnMode, RnnOp};
 
 use super::{BufRef, Lowering, Operand};
-use crate::backend::webgpu::wgsl::{fit, RnnParams};
 use crate::backend::webgpu::kernels::{RNN_INPUT, RNN_RECUR};
+use crate::backend::webgpu::wgsl::{fit, RnnParams};
 
 /// A zero-filled buffer of `n` values owned by the plan, used as scratch by this step only.
 fn scratch(l: &mut Lowering, n: usize) -> BufRef {
@@ -120,13 +120,7 @@ pub(crate) fn lower(l: &mut Lowering, op: &RnnOp, ins: &[Operand], outs: &[Opera
             total: fit(gx_len)?,
             ..Default::default()
         };
-        l.linear(
-            RNN_INPUT,
-            gx_len,
-            u,
-            vec![input, params],
-            vec![work],
-        )?;
+        l.linear(RNN_INPUT, gx_len, u, vec![input, params], vec![work])?;
         l.per_row(
             RNN_RECUR,
             d * n,

@@ -7,8 +7,7 @@ use crate::ops::shape::ShapeOp;
 use crate::ops::Op;
 use crate::tensor::numel;
 
-use super::conv::copy_uniform;
-use super::{simplify, Lowering, Operand, U};
+use super::{copy_uniform, fill_uniform, simplify, Lowering, Operand};
 use crate::backend::webgpu::kernels::{GATHER_INDEX, STRIDED_COPY};
 use crate::backend::webgpu::probe::{probe, IndexMap};
 
@@ -77,7 +76,7 @@ fn join(l: &mut Lowering, ins: &[Operand], out: &Operand, axis: usize) -> Result
             &[row as i64, 1],
             &[out_row as i64, 1],
             false,
-        );
+        )?;
         l.linear(STRIDED_COPY, n, u, vec![x.whole(&STRIDED_COPY)?], vec![y])?;
         at += row;
     }
@@ -121,14 +120,14 @@ fn from_probe(l: &mut Lowering, op: &Op, ins: &[Operand], outs: &[Operand]) -> R
                     )));
                 }
                 let n = out.numel();
-                let u = copy_uniform(n, &shape, offset, 0, &st[0], &st[1], false);
+                let u = copy_uniform(n, &shape, offset, 0, &st[0], &st[1], false)?;
                 l.linear(STRIDED_COPY, n, u, vec![x.whole(&STRIDED_COPY)?], vec![y])?;
             }
             IndexMap::Table { idx, constant } => {
                 let x = x.ok_or_else(|| Error::Backend(format!("{}: no input", op.name())))?;
                 let table = l.constant_i32(&idx);
                 let n = idx.len();
-                let u = U::new().u(n).u(0).i(0).i(0).f(constant).u(0).u(0).u(0);
+                let u = fill_uniform(n, constant)?;
                 l.linear(
                     GATHER_INDEX,
                     n,
