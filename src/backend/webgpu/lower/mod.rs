@@ -276,6 +276,19 @@ impl<'a> Lowering<'a> {
         outputs: Vec<BufRef>,
         groups: [u32; 3],
     ) -> Result<()> {
+        self.dispatch_words(kernel, uniform.words(), inputs, outputs, groups)
+    }
+
+    // The generic entry points only turn the block into words: one copy of the rest (the .wasm
+    // size budget).
+    fn dispatch_words(
+        &mut self,
+        kernel: Kernel,
+        uniform: Vec<u32>,
+        inputs: Vec<BufRef>,
+        outputs: Vec<BufRef>,
+        groups: [u32; 3],
+    ) -> Result<()> {
         let spec = self.spec.take();
         let max = self.limits.max_groups_per_dim;
         if groups.iter().any(|&g| g > max) {
@@ -287,7 +300,6 @@ impl<'a> Lowering<'a> {
         if groups.contains(&0) {
             return Ok(());
         }
-        let uniform = uniform.words();
         self.pending.push(Pending::Dispatch {
             kernel,
             spec,
@@ -309,13 +321,24 @@ impl<'a> Lowering<'a> {
         inputs: Vec<BufRef>,
         outputs: Vec<BufRef>,
     ) -> Result<()> {
+        self.linear_words(kernel, n, uniform.words(), inputs, outputs)
+    }
+
+    fn linear_words(
+        &mut self,
+        kernel: Kernel,
+        n: usize,
+        uniform: Vec<u32>,
+        inputs: Vec<BufRef>,
+        outputs: Vec<BufRef>,
+    ) -> Result<()> {
         if n == 0 {
             self.spec = None;
             return Ok(());
         }
         let groups = n.div_ceil(LINEAR_WG as usize);
         let grid = self.fold(groups, &kernel)?;
-        self.dispatch(kernel, uniform, inputs, outputs, grid)
+        self.dispatch_words(kernel, uniform, inputs, outputs, grid)
     }
 
     /// A one-workgroup-per-row kernel over `rows` rows (shaders use `flat_group`).
@@ -327,12 +350,23 @@ impl<'a> Lowering<'a> {
         inputs: Vec<BufRef>,
         outputs: Vec<BufRef>,
     ) -> Result<()> {
+        self.per_row_words(kernel, rows, uniform.words(), inputs, outputs)
+    }
+
+    fn per_row_words(
+        &mut self,
+        kernel: Kernel,
+        rows: usize,
+        uniform: Vec<u32>,
+        inputs: Vec<BufRef>,
+        outputs: Vec<BufRef>,
+    ) -> Result<()> {
         if rows == 0 {
             self.spec = None;
             return Ok(());
         }
         let grid = self.fold(rows, &kernel)?;
-        self.dispatch(kernel, uniform, inputs, outputs, grid)
+        self.dispatch_words(kernel, uniform, inputs, outputs, grid)
     }
 
     /// `groups` workgroups as an (x, y, z) grid within the per-dimension limit.
