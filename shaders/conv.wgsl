@@ -4,18 +4,25 @@
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
 
+// The kernel variant (ConvVariant in src/backend/webgpu/wgsl.rs), set per pipeline so that the
+// epilogue and the pointwise path cost nothing where unused.
+override OP: u32 = 0u;
+
 // The fused epilogue for the value at output index `o` (relative to out_off).
 fn epilogue(acc: f32, o: u32) -> f32 {
     var v = acc;
-    if (p.has_res == 1u) {
+    if ((OP & CONV_RESIDUAL) != 0u) {
         v += in3[p.res_off + o];
     }
-    switch p.act {
-        case ACT_RELU: { return relu_(v); }
-        case ACT_LEAKY: { return leaky_(v, p.act_a); }
-        case ACT_CLIP: { return clip_(v, p.act_a, p.act_b); }
-        default: { return v; }
+    let act = OP & CONV_ACT_MASK;
+    if (act == ACT_RELU) {
+        v = relu_(v);
+    } else if (act == ACT_LEAKY) {
+        v = leaky_(v, p.act_a);
+    } else if (act == ACT_CLIP) {
+        v = clip_(v, p.act_a, p.act_b);
     }
+    return v;
 }
 
 const TM: u32 = 64u;
@@ -76,7 +83,11 @@ fn conv_igemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
             let kk = t / TN + 4u * r;
             let gk = k0 + kk;
             var v = 0.0;
-            if (col_ok && gk < kdim) {
+            if ((OP & CONV_POINTWISE) != 0u) {
+                if (col_ok && gk < kdim) {
+                    v = in0[x_base + gk * p.in_size + pos];
+                }
+            } else if (col_ok && gk < kdim) {
                 let c = gk / p.k_size;
                 let tap = gk % p.k_size;
                 let kz = tap / khw;

@@ -217,18 +217,14 @@ wgsl_uniform! {
         w_off: u32,
         out_off: u32,
         bias_off: u32,
-        /// The fused epilogue (src/ops/epilogue.rs), y = act(conv + bias + residual): `ConvAct`.
-        act: u32,
-        /// 1: add in3[res_off + the output index].
-        has_res: u32,
+        /// Parameters of the fused epilogue (src/ops/epilogue.rs), y = act(conv + bias +
+        /// residual), whose kind is the pipeline constant `OP` (`ConvVariant`).
         /// leaky: the slope; clip: the lower bound.
         act_a: f32,
         /// clip: the upper bound.
         act_b: f32,
         res_off: u32,
         _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
     }
 }
 
@@ -702,7 +698,17 @@ wgsl_consts! {
         ACT_RELU = 139,
     }
 
-    /// conv.wgsl `p.act`: the fused activation (`FusedAct` in src/ops/epilogue.rs).
+    /// conv.wgsl's pipeline constant `OP`: each variant compiles to straight-line code.
+    /// Bits 0-1: the fused activation (`ConvAct`); RESIDUAL: add in3[res_off + the output
+    /// index] before it; POINTWISE (conv_igemm): 1×1 kernel, stride 1, no padding — the im2col
+    /// matrix is the input itself, so the B tile is loaded without tap arithmetic.
+    pub struct ConvVariant as "CONV" {
+        ACT_MASK = 3,
+        RESIDUAL = 4,
+        POINTWISE = 8,
+    }
+
+    /// The fused activation in conv.wgsl's `OP` (`FusedAct` in src/ops/epilogue.rs).
     pub struct ConvAct as "ACT" {
         NONE = 0,
         /// NaN → 0.

@@ -7,7 +7,7 @@ use crate::ops::epilogue::{Epilogue, FusedAct};
 
 use super::{batch_pieces, copy_uniform, strides, BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{CONV, CONV_DEPTHWISE, DECONV, STRIDED_COPY};
-use crate::backend::webgpu::wgsl::{fit, ConvAct, ConvParams};
+use crate::backend::webgpu::wgsl::{fit, ConvAct, ConvParams, ConvVariant};
 
 pub(crate) fn lower(
     l: &mut Lowering,
@@ -70,11 +70,10 @@ impl Conv {
         has_bias: bool,
         epilogue: Epilogue,
     ) -> Result<ConvParams> {
-        let (act, act_a, act_b) = match epilogue.act {
-            FusedAct::None => (ConvAct::NONE, 0.0, 0.0),
-            FusedAct::Relu => (ConvAct::RELU, 0.0, 0.0),
-            FusedAct::Leaky { slope } => (ConvAct::LEAKY, slope, 0.0),
-            FusedAct::Clip { lo, hi } => (ConvAct::CLIP, lo, hi),
+        let (act_a, act_b) = match epilogue.act {
+            FusedAct::Leaky { slope } => (slope, 0.0),
+            FusedAct::Clip { lo, hi } => (lo, hi),
+            FusedAct::None | FusedAct::Relu => (0.0, 0.0),
         };
         let g = &self.geom;
         Ok(ConvParams {
@@ -114,13 +113,27 @@ impl Conv {
             w_off: fit(w_off)?,
             out_off: fit(out_off)?,
             bias_off: 0,
-            act,
-            has_res: epilogue.residual.into(),
             act_a,
             act_b,
             res_off: fit(res_off)?,
             ..Default::default()
         })
+    }
+}
+
+/// conv.wgsl's pipeline constant `OP` for an epilogue (`ConvVariant`; POINTWISE is the
+/// caller's).
+fn pipeline_variant(epilogue: Epilogue) -> u32 {
+    let act = match epilogue.act {
+        FusedAct::None => ConvAct::NONE,
+        FusedAct::Relu => ConvAct::RELU,
+        FusedAct::Leaky { .. } => ConvAct::LEAKY,
+        FusedAct::Clip { .. } => ConvAct::CLIP,
+    };
+    act | if epilogue.residual {
+        ConvVariant::RESIDUAL
+    } else {
+        0
     }
 }
 
@@ -152,6 +165,9 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
     let depthwise = cg == 1 && w.layout.chunks() == 1;
     let kernel = if depthwise { &CONV_DEPTHWISE } else { &CONV };
     let epilogue = c.epilogue;
+    let pointwise =
+        g.geom.kernel == [1, 1, 1] && g.geom.stride == [1, 1, 1] && g.geom.pad == [0, 0, 0];
+    let variant = pipeline_variant(epilogue) | if pointwise { ConvVariant::POINTWISE } else { 0 };
     // Images are processed in pieces when the data, the output or the residual is split into
     // slabs.
     let mut operands = vec![x, out];
@@ -164,7 +180,7 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
             let n = g.batch * g.filters * g.geom.output_size();
             let offsets = [x_off, 0, y_off, r_off];
             let u = g.uniform(fg, 0, 0, n, offsets, bias.is_some(), epilogue)?;
-            l.linear(
+            l.specialized(pipeline_variant(epilogue)).linear(
                 CONV_DEPTHWISE,
                 n,
                 u,
@@ -180,7 +196,8 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
             let u = g.uniform(fg, 0, 0, n_total, offsets, bias.is_some(), epilogue)?;
             let grid = [tiles_n, fg.div_ceil(64) as u32, g.groups as u32];
             let reads = vec![x_buf, w.chunk(0), b_buf, r_buf];
-            l.dispatch(CONV, u, reads, vec![y_buf], grid)?;
+            l.specialized(variant)
+                .dispatch(CONV, u, reads, vec![y_buf], grid)?;
             continue;
         }
         // The weight is split into slabs of whole filters: one dispatch per (slab, group)
@@ -204,7 +221,8 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
                 )?;
                 let grid = [tiles_n, (hi - lo).div_ceil(64) as u32, 1];
                 let reads = vec![x_buf, w.chunk(j), b_buf, r_buf];
-                l.dispatch(CONV, u, reads, vec![y_buf], grid)?;
+                l.specialized(variant)
+                    .dispatch(CONV, u, reads, vec![y_buf], grid)?;
             }
         }
     }
