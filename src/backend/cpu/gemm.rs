@@ -170,7 +170,10 @@ pub fn gemm(
 /// costs a few microseconds; 2^20 MACs take ~30 µs in wasm, ~5 µs natively with AVX2).
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// [`gemm`] on the thread pool: the larger of C's dimensions is cut into about one block per
+/// Blocks per thread a parallel product is cut into.
+const BLOCKS_PER_THREAD: usize = 3;
+
+/// [`gemm`] on the thread pool: the larger of C's dimensions is cut into a few blocks per
 /// thread (multiples of 16, matrixmultiply's widest micro-kernel), and each block is an
 /// independent matrixmultiply call. Every element of C is computed by the same sequence of
 /// operations as in one call, so the result is bit-identical to the single-threaded one.
@@ -189,7 +192,12 @@ fn gemm_parallel(
 ) {
     let split_n = n >= m;
     let len = if split_n { n } else { m };
-    let block = len.div_ceil(threads).next_multiple_of(16);
+    // A few blocks per thread: a thread that is descheduled (a busy machine) then delays the
+    // job by a small block instead of a whole share. Blocks stay at least 64 wide.
+    let block = len
+        .div_ceil(threads * BLOCKS_PER_THREAD)
+        .next_multiple_of(16)
+        .max(64);
     let c_ptr = super::pool::SharedMut(c.as_mut_ptr());
     super::pool::parallel_for(len.div_ceil(block), |i| {
         let start = i * block;

@@ -68,7 +68,12 @@ mod imp {
     /// How many times an idle worker polls for a new job before it goes to sleep. A forward
     /// pass alternates parallel kernels with short serial ones (activations, pooling): workers
     /// that are still polling start the next job without a wake-up.
+    #[cfg(target_arch = "wasm32")]
     const IDLE_SPINS: u32 = 1 << 16;
+    /// The same natively, by time: a spinning worker takes a core from other processes (and
+    /// from the caller's serial work when there are fewer cores than threads).
+    #[cfg(not(target_arch = "wasm32"))]
+    const IDLE_SPIN_TIME: std::time::Duration = std::time::Duration::from_micros(50);
 
     /// `epoch << 32 | next task index`: a task is claimed by one compare-and-swap that also
     /// checks the job is still the current one (a worker late from an earlier job claims nothing).
@@ -282,16 +287,24 @@ mod imp {
         let mut seen = EPOCH.load(Ordering::Acquire);
         loop {
             let mut spins = 0;
+            #[cfg(not(target_arch = "wasm32"))]
+            let idle_since = std::time::Instant::now();
             let epoch = loop {
                 let e = EPOCH.load(Ordering::Acquire);
                 if e != seen {
                     break e;
                 }
-                if spins < IDLE_SPINS {
-                    spins += 1;
+                spins += 1;
+                // Natively by time (a PAUSE takes 10 to 140 cycles depending on the CPU).
+                #[cfg(not(target_arch = "wasm32"))]
+                let keep_spinning = spins % 64 != 0 || idle_since.elapsed() < IDLE_SPIN_TIME;
+                #[cfg(target_arch = "wasm32")]
+                let keep_spinning = spins < IDLE_SPINS;
+                if keep_spinning {
                     std::hint::spin_loop();
                 } else {
                     sleep_while(seen);
+                    spins = 0;
                 }
             };
             seen = epoch;
