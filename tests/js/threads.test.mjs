@@ -34,7 +34,8 @@ async function loadCase(dir) {
 
 describe("threads (issue 9)", { timeout: 300_000 }, () => {
   test("setThreads validates, threads() reports the count, and setThreads after init throws", async () => {
-    assert.equal(threads(), 1, "Node.js default without MXNET_WEB_THREADS");
+    const env = Number(process.env.MXNET_WEB_THREADS);
+    assert.equal(threads(), Number.isInteger(env) && env >= 1 ? Math.min(env, 64) : 1, "Node.js default: MXNET_WEB_THREADS, else 1");
     for (const bad of [0, -1, 1.5, 65, NaN, "2", null]) {
       assert.throws(() => setThreads(bad), /setThreads: expected an integer from 1 to 64/, String(bad));
     }
