@@ -676,7 +676,7 @@ fn depthwise(
     scratch: &mut Scratch,
 ) {
     let out_size = g.output_size();
-    let planes = if out_size == 0 { 0 } else { y.len() / out_size };
+    let planes = y.len().checked_div(out_size).unwrap_or(0);
     let threads = pool::threads();
     if threads <= 1 || planes < 2 || y.len() < PARALLEL_MIN_VALUES {
         depthwise_planes(x, w, y, 0, channels, multiplier, g, scratch);
@@ -1712,7 +1712,8 @@ pub(crate) mod tests {
     /// threads.
     #[test]
     fn threads_give_bit_identical_outputs() {
-        let cases: &[(&[(&str, &str)], [usize; 4], usize)] = &[
+        type Case = (&'static [(&'static str, &'static str)], [usize; 4], usize);
+        let cases: &[Case] = &[
             (
                 &[
                     ("kernel", "(3, 3)"),
@@ -1764,16 +1765,13 @@ pub(crate) mod tests {
                 .1
                 .parse()
                 .unwrap();
-            let taps = if attrs.iter().any(|&(k, v)| k == "kernel" && v == "(1, 1)") {
+            // The kernel's side: 1×1 or 3×3.
+            let side = if attrs.iter().any(|&(k, v)| k == "kernel" && v == "(1, 1)") {
                 1
             } else {
-                9
+                3
             };
-            let shapes = vec![
-                data.to_vec(),
-                vec![filters, cg, taps.min(3).max(1), taps.min(3).max(1)],
-                vec![filters],
-            ];
+            let shapes = vec![data.to_vec(), vec![filters, cg, side, side], vec![filters]];
             let values: Vec<Vec<f32>> = shapes
                 .iter()
                 .enumerate()

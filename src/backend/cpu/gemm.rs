@@ -202,6 +202,9 @@ fn gemm_parallel(
     super::pool::parallel_for(len.div_ceil(block), |i| {
         let start = i * block;
         let size = block.min(len - start);
+        // The whole wrapper (Sync) is captured, not its raw-pointer field (edition 2021's
+        // disjoint closure captures would take the field alone).
+        #[allow(clippy::redundant_locals)]
         let c_ptr = c_ptr;
         // SAFETY: the block is a sub-matrix of the operands `gemm` checked: rows (or columns)
         // start..start+size of C, A (or B) offset to match; blocks write disjoint parts of C.

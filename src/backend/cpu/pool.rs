@@ -453,7 +453,7 @@ mod tests {
             if tasks == 1000 {
                 // Several threads took part (the caller alone would be one id).
                 let n = ids.lock().unwrap().len();
-                assert!(n >= 2 && n <= 3, "{n} threads ran the tasks");
+                assert!((2..=3).contains(&n), "{n} threads ran the tasks");
             }
         }
     }
