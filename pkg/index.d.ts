@@ -189,6 +189,28 @@ export type WasmSource =
 export default function init(wasmSource?: WasmSource): Promise<void>;
 
 /**
+ * Sets how many threads the CPU backend uses, the calling thread included (an integer from 1
+ * to 64). Call it before the first load or `init()`; afterwards it throws.
+ *
+ * More than one thread loads the threaded WebAssembly module (`wasm-mt/`, instead of `wasm/`;
+ * only one of the two is downloaded) and starts `n - 1` workers sharing its memory. That needs
+ * `SharedArrayBuffer`: in browsers, a cross-origin isolated page (served with
+ * `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`);
+ * elsewhere the package quietly uses one thread. An explicit `init(wasmSource)` loads the
+ * single-threaded module.
+ *
+ * Default: in browsers `min(4, navigator.hardwareConcurrency)` when `crossOriginIsolated`, else
+ * 1; in Node.js the environment variable `MXNET_WEB_THREADS`, else 1.
+ */
+export function setThreads(n: number): void;
+
+/**
+ * The number of threads the CPU backend uses: after initialisation, 1 plus the workers that
+ * started; before it, the count initialisation will try (1 where memory cannot be shared).
+ */
+export function threads(): number;
+
+/**
  * The WebAssembly linear memory's current size in bytes (0 before `init`). It only grows; a
  * stable value over many load/run/dispose cycles shows that nothing leaks.
  */

@@ -5,14 +5,19 @@
 // fetching with progress and cancellation, inputs by name, validation with clear messages,
 // explicit disposal. Types and documentation: index.d.ts.
 
-import initWasm, * as glue from "./wasm/mxnet_web.js";
+import initSingle, * as glueSingle from "./wasm/mxnet_web.js";
 // Issue 12 (web-app features), each in its own file: Cache Storage, worker mode, image helpers.
 import { allCached, cachedFetch, removeCached } from "./cache.js";
 import { fromBytesInWorker, loadInWorker } from "./worker.js";
 export { softmax, tensorFromImage, topK } from "./image.js";
 export { WorkerModel } from "./worker.js";
 
-const { WasmModel } = glue;
+/**
+ * The wasm-bindgen glue in use: the single-threaded module's (always part of the module graph),
+ * or the threaded module's (wasm-mt/, imported only when threads() > 1; issue 9).
+ */
+let glue = glueSingle;
+let WasmModel = glueSingle.WasmModel;
 
 const PREFIX = "mxnet-web: ";
 const DISPOSED_MESSAGE = `${PREFIX}this model was disposed`;
@@ -58,6 +63,9 @@ export default function init(wasmSource) {
 }
 
 async function instantiate(wasmSource) {
+  // An explicit module is the single-threaded one (see init()).
+  const n = wasmSource === undefined && canShareMemory() ? requestedThreads ?? defaultThreads() : 1;
+  if (n > 1 && (await instantiateThreaded(n))) return;
   let source = wasmSource;
   const defaultUrl = new URL("./wasm/mxnet_web_bg.wasm", import.meta.url);
   if (source === undefined) source = defaultUrl;
@@ -72,9 +80,151 @@ async function instantiate(wasmSource) {
     source = await wasmBytes(await source, "the given Response");
   }
   glue.__mxnet_set_trap_listener?.(onTrap);
-  await initWasm({ module_or_path: source });
+  await initSingle({ module_or_path: source });
   initialized = true;
   ensurePanicHandler();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads (issue 9)
+// ---------------------------------------------------------------------------------------------
+//
+// threads() > 1 loads wasm-mt/ (atomics, shared memory) instead of wasm/ and starts
+// threads() - 1 workers (threads.js) on the same memory; the calling thread takes part in each
+// parallel job and spin-waits (a page's main thread may not block). README: "Threads".
+
+const MAX_THREADS = 64;
+/** The count asked for with setThreads (null: the default). */
+let requestedThreads = null;
+/** Threads running the CPU kernels once initialised (1 + workers that started). */
+let runningThreads = 1;
+/** The pool's workers (terminated when the instance traps). */
+let poolWorkers = [];
+// Computed paths: bundlers must not split or inline them (README: "Threads").
+const MT_GLUE = "./wasm-mt/" + "mxnet_web.js";
+const MT_WASM = "./wasm-mt/" + "mxnet_web_bg.wasm";
+const MT_WORKER = "./" + "threads.js";
+
+/** Whether this environment may share memory between threads. */
+function canShareMemory() {
+  if (typeof SharedArrayBuffer !== "function" || typeof WebAssembly?.Memory !== "function") return false;
+  if (IS_NODE) return true;
+  return globalThis.crossOriginIsolated === true && typeof Worker === "function";
+}
+
+/** The default thread count: see setThreads. */
+function defaultThreads() {
+  if (IS_NODE) {
+    const v = Number(process.env?.MXNET_WEB_THREADS);
+    return Number.isInteger(v) && v >= 1 ? Math.min(v, MAX_THREADS) : 1;
+  }
+  if (!canShareMemory()) return 1;
+  return Math.max(1, Math.min(4, globalThis.navigator?.hardwareConcurrency ?? 1));
+}
+
+/** Threads of the CPU backend, 1 to 64, before the first load (index.d.ts). @param {number} n */
+export function setThreads(n) {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+    throw new RangeError(`${PREFIX}setThreads: expected an integer from 1 to ${MAX_THREADS}, got ${String(n)}`);
+  }
+  if (initPromise !== null) {
+    throw new Error(`${PREFIX}setThreads must be called before the first load or init() (the module is already ${initialized ? "loaded" : "loading"})`);
+  }
+  requestedThreads = n;
+}
+
+/** The CPU backend's threads (index.d.ts). @returns {number} */
+export function threads() {
+  if (!initialized) return canShareMemory() ? requestedThreads ?? defaultThreads() : 1;
+  return runningThreads;
+}
+
+/**
+ * Loads the threaded module and starts `n - 1` workers on its memory. Returns false (and
+ * leaves everything as it was) when the threaded files cannot be loaded.
+ */
+async function instantiateThreaded(n) {
+  let mtGlue;
+  let bytes;
+  try {
+    mtGlue = await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(MT_GLUE, import.meta.url).href);
+    const url = new URL(MT_WASM, import.meta.url);
+    if (IS_NODE && url.protocol === "file:") {
+      bytes = await (await nodeModules()).readFile(url);
+    } else {
+      bytes = await wasmBytes(await fetchOrThrow(url), url.href);
+    }
+  } catch (err) {
+    console.warn(`${PREFIX}threaded module unavailable, using one thread (${err?.message ?? err})`);
+    return false;
+  }
+  const module =
+    bytes instanceof Uint8Array ? await WebAssembly.compile(bytes) : await WebAssembly.compileStreaming(bytes);
+  mtGlue.__mxnet_set_trap_listener?.(onTrap);
+  const exports = await mtGlue.default({ module_or_path: module });
+  glue = mtGlue;
+  WasmModel = mtGlue.WasmModel;
+  initialized = true;
+  ensurePanicHandler();
+  glue.setPoolThreads(n);
+  const memory = exports.memory;
+  const started = [];
+  for (let i = 1; i < n; i++) started.push(startWorker(module, memory));
+  const ready = await Promise.all(started);
+  poolWorkers = ready.filter((w) => w !== null);
+  runningThreads = 1 + poolWorkers.length;
+  glue.setPoolThreads(runningThreads);
+  return true;
+}
+
+/** Starts one pool worker; resolves to it once its loop runs, or null if it failed to start. */
+function startWorker(module, memory) {
+  return new Promise((resolve) => {
+    const url = new URL(MT_WORKER, import.meta.url);
+    let worker;
+    const settle = (value) => {
+      // Idle threads must not keep Node.js alive (only once started: until then the start is
+      // what the process waits for).
+      if (IS_NODE) worker?.unref?.();
+      resolve(value);
+    };
+    const onMessage = (m) => {
+      if (m?.ready) settle(worker);
+      else if (m?.error) {
+        console.error(m.error);
+        settle(null);
+      }
+    };
+    try {
+      if (IS_NODE) {
+        const { Worker: NodeWorker } = process.getBuiltinModule("node:worker_threads");
+        worker = new NodeWorker(url, { workerData: { module, memory } });
+        worker.on("message", onMessage);
+        worker.on("error", (e) => onMessage({ error: `${PREFIX}thread failed: ${e?.message ?? e}` }));
+      } else {
+        worker = new Worker(url, { type: "module", name: "mxnet-web thread" });
+        worker.onmessage = (e) => onMessage(e.data);
+        worker.onerror = (e) => onMessage({ error: `${PREFIX}thread failed: ${e?.message ?? e}` });
+        worker.postMessage({ module, memory });
+      }
+    } catch (err) {
+      console.warn(`${PREFIX}cannot start a thread (${err?.message ?? err})`);
+      settle(null);
+    }
+  });
+}
+
+/** Ends the pool's workers (after a trap the fresh instance runs on one thread). */
+function stopWorkers() {
+  for (const w of poolWorkers) {
+    try {
+      w.terminate();
+    } catch {
+      // already gone
+    }
+  }
+  poolWorkers = [];
+  runningThreads = 1;
 }
 
 /**
@@ -192,6 +342,7 @@ function onTrap(err) {
   const message = pendingPanic ?? `${err?.name ?? "Error"}: ${err?.message ?? String(err)}`;
   pendingPanic = null;
   generation++;
+  stopWorkers();
   // A fresh instance now (also when the trap was no panic: a stack overflow, a failed
   // allocation): callbacks of the dead one still pending (GPU promises) become no-ops.
   try {

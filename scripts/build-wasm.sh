@@ -6,6 +6,10 @@
 #   scripts/patch-glue.mjs (trap containment in the generated glue)
 #   wasm-opt -Oz (binaryen >= 110: the system's, else the npm devDependency; Debian 12's 108
 #   breaks the module)
+# and the same again for the threaded variant (issue 9) into pkg/wasm-mt/: nightly Rust with
+#   -Z build-std=panic_abort,std and +atomics,+bulk-memory,+mutable-globals (a shared, imported
+#   memory, up to 4 GiB); pkg/index.js loads it only when threads() > 1 (cross-origin isolated
+#   pages; Node.js when asked). MXNET_WEB_NO_THREADS=1 skips it (then threads() stays 1).
 # Usage: scripts/build-wasm.sh [--features webgpu]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,44 +25,75 @@ if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{p
   cargo install wasm-bindgen-cli --version "$version"
 fi
 
-echo "== cargo build --lib --target wasm32-unknown-unknown --profile wasm --no-default-features ${features[*]:-}"
-cargo build --quiet --lib --target wasm32-unknown-unknown --profile wasm --no-default-features "${features[@]}"
-rm -rf pkg/wasm
-wasm-bindgen --target web --out-dir pkg/wasm --out-name mxnet_web \
-  target/wasm32-unknown-unknown/wasm/mxnet_web.wasm
-# Lets pkg/index.js contain a trap of the module inside async work (see the script).
-node scripts/patch-glue.mjs pkg/wasm/mxnet_web.js
-# The crates compiled into the .wasm and their licences (shipped in the npm tarball).
-bash scripts/third-party-notices.sh || echo "(could not regenerate pkg/THIRD-PARTY-NOTICES.md)" >&2
-# Binaryen <= 108 (Debian 12 ships 108) rebinds wasm-bindgen's exported externref table onto the
-# funcref table, so the module fails at start ("WebAssembly.Table.set(): ... function-typed
-# object"); fixed in 110 (WebAssembly/binaryen#4711). So a system wasm-opt is used only from 110
-# on; otherwise the npm devDependency `binaryen` (the same tool compiled to JS/wasm, pinned in
-# package.json). The output of any version is kept only if it still instantiates.
-wasm_opt=""
-if command -v wasm-opt >/dev/null && [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" -ge 110 ] 2>/dev/null; then
-  wasm_opt=wasm-opt
-elif [ -x node_modules/.bin/wasm-opt ]; then
-  wasm_opt=node_modules/.bin/wasm-opt
-fi
-if [ -z "$wasm_opt" ]; then
-  echo "(no wasm-opt >= 110 found, nor node_modules/.bin/wasm-opt (npm ci): skipping size optimisation)"
-else
-  echo "== $wasm_opt -Oz ($("$wasm_opt" --version))"
+# build_variant OUT_DIR WASM: wasm-bindgen, the glue patch and wasm-opt for one module.
+build_variant() {
+  local out=$1 wasm=$2 extra_opt=${3:-}
+  rm -rf "$out"
+  wasm-bindgen --target web --out-dir "$out" --out-name mxnet_web "$wasm"
+  # Lets pkg/index.js contain a trap of the module inside async work (see the script).
+  node scripts/patch-glue.mjs "$out/mxnet_web.js"
+  # Binaryen <= 108 (Debian 12 ships 108) rebinds wasm-bindgen's exported externref table onto the
+  # funcref table, so the module fails at start ("WebAssembly.Table.set(): ... function-typed
+  # object"); fixed in 110 (WebAssembly/binaryen#4711). So a system wasm-opt is used only from 110
+  # on; otherwise the npm devDependency `binaryen` (the same tool compiled to JS/wasm, pinned in
+  # package.json). The output of any version is kept only if it still compiles (and, for the
+  # single-threaded module, instantiates).
+  local wasm_opt=""
+  if command -v wasm-opt >/dev/null && [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" -ge 110 ] 2>/dev/null; then
+    wasm_opt=wasm-opt
+  elif [ -x node_modules/.bin/wasm-opt ]; then
+    wasm_opt=node_modules/.bin/wasm-opt
+  fi
+  if [ -z "$wasm_opt" ]; then
+    echo "(no wasm-opt >= 110 found, nor node_modules/.bin/wasm-opt (npm ci): skipping size optimisation)"
+    return
+  fi
+  echo "== $wasm_opt -Oz $extra_opt ($("$wasm_opt" --version))"
+  # shellcheck disable=SC2086
   "$wasm_opt" -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    pkg/wasm/mxnet_web_bg.wasm -o pkg/wasm/mxnet_web_bg.opt.wasm
+    --enable-mutable-globals --enable-reference-types --enable-multivalue $extra_opt \
+    "$out/mxnet_web_bg.wasm" -o "$out/mxnet_web_bg.opt.wasm"
   if node --input-type=module -e "
-      import init from './pkg/wasm/mxnet_web.js';
+      import init from './$out/mxnet_web.js';
       import { readFile } from 'node:fs/promises';
-      await init({ module_or_path: await readFile('pkg/wasm/mxnet_web_bg.opt.wasm') });" >/dev/null 2>&1; then
-    mv pkg/wasm/mxnet_web_bg.opt.wasm pkg/wasm/mxnet_web_bg.wasm
+      const bytes = await readFile('$out/mxnet_web_bg.opt.wasm');
+      if ('$extra_opt') new WebAssembly.Module(bytes); else await init({ module_or_path: bytes });" >/dev/null 2>&1; then
+    mv "$out/mxnet_web_bg.opt.wasm" "$out/mxnet_web_bg.wasm"
   else
     echo "(the wasm-opt output does not instantiate: keeping the unoptimised module)" >&2
-    rm -f pkg/wasm/mxnet_web_bg.opt.wasm
+    rm -f "$out/mxnet_web_bg.opt.wasm"
   fi
+}
+
+echo "== cargo build --lib --target wasm32-unknown-unknown --profile wasm --no-default-features ${features[*]:-}"
+cargo build --quiet --lib --target wasm32-unknown-unknown --profile wasm --no-default-features "${features[@]}"
+build_variant pkg/wasm target/wasm32-unknown-unknown/wasm/mxnet_web.wasm
+
+# The threaded variant: the standard library rebuilt with atomics (nightly's rust-src), shared
+# imported memory, TLS exported for wasm-bindgen's per-thread start. Its own target dir keeps
+# the two builds' caches apart.
+rm -rf pkg/wasm-mt
+if [ "${MXNET_WEB_NO_THREADS:-}" = 1 ]; then
+  echo "== MXNET_WEB_NO_THREADS=1: skipping the threaded variant"
+else
+  rustup component add rust-src --toolchain nightly >/dev/null 2>&1 || true
+  rustup target add wasm32-unknown-unknown --toolchain nightly >/dev/null 2>&1 || true
+  mt_flags="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128"
+  for arg in --shared-memory --import-memory --max-memory=4294967296 \
+    --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base; do
+    mt_flags="$mt_flags -C link-arg=$arg"
+  done
+  echo "== cargo +nightly build (threaded: +atomics, -Z build-std=panic_abort,std)"
+  RUSTFLAGS="$mt_flags" cargo +nightly build --quiet --lib --target wasm32-unknown-unknown --profile wasm \
+    --no-default-features "${features[@]}" -Z build-std=panic_abort,std --target-dir target/wasm-mt 2>&1 \
+    | { grep -v -e "unstable feature specified for .-Ctarget-feature.: .atomics." -e "not stably supported" \
+        -e '^  |$' -e '^  = note' -e '^$' || true; }
+  build_variant pkg/wasm-mt target/wasm-mt/wasm32-unknown-unknown/wasm/mxnet_web.wasm --enable-threads
 fi
-for f in pkg/wasm/mxnet_web_bg.wasm pkg/wasm/mxnet_web.js pkg/index.js; do
+
+# The crates compiled into the .wasm and their licences (shipped in the npm tarball).
+bash scripts/third-party-notices.sh || echo "(could not regenerate pkg/THIRD-PARTY-NOTICES.md)" >&2
+for f in pkg/wasm/mxnet_web_bg.wasm pkg/wasm/mxnet_web.js pkg/wasm-mt/mxnet_web_bg.wasm pkg/wasm-mt/mxnet_web.js pkg/index.js pkg/threads.js; do
   if [ -f "$f" ]; then
     printf '%-32s %8d bytes raw %8d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
   fi

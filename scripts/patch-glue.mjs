@@ -12,7 +12,9 @@
 //   2. a closure of a replaced instance called later (a late promise callback of the dead
 //      instance) does nothing instead of throwing an unhandled error;
 //   3. two exports for index.js: __mxnet_set_trap_listener(f) and __mxnet_reset_now() (replaces
-//      the dead instance at once, so that its pending callbacks become stale no-ops).
+//      the dead instance at once, so that its pending callbacks become stale no-ops);
+//   4. whole-line comments are removed (size).
+// It runs on both variants' glue (pkg/wasm/ and the threaded pkg/wasm-mt/).
 // Every pattern must match exactly as expected, else the build fails (a wasm-bindgen upgrade
 // must be checked against this file).
 //
@@ -75,5 +77,9 @@ function __mxnet_contain(task) {
     };
 }
 `;
+// Comments go: the glue is shipped as is (no minifier) and counts against the 500 KB download
+// budget (issue 9: ~2 KB gzipped per glue); the documentation is in the .d.ts next to it.
+const before = text.length;
+text = text.replace(/^[ \t]*\/\*\*[\s\S]*?\*\/[ \t]*\n/gm, "").replace(/^[ \t]*\/\/.*\n/gm, "");
 await writeFile(file, text);
-console.log(`${file}: patched (trap containment)`);
+console.log(`${file}: patched (trap containment; ${before - text.length} bytes of comments removed)`);

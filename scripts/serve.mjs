@@ -5,7 +5,11 @@
 // preparation is a copy of the built package (pkg/index.js and pkg/wasm/) into www/pkg/
 // (git-ignored), which the page imports as ./pkg/index.js.
 //
-// Usage: node scripts/serve.mjs [--port N] [--no-copy] [--log]
+// Every response carries Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy:
+// require-corp, so the page is cross-origin isolated and the package runs the CPU backend on
+// several threads (issue 9; threads() shows how many); --no-isolation leaves them out (one thread).
+//
+// Usage: node scripts/serve.mjs [--port N] [--no-copy] [--log] [--no-isolation]
 //   port: --port, else $PORT, else 8080; when taken, the next free one (up to +20); 0 picks any.
 //   Any URL may end in ?throttle=KIB_PER_S to stream that file slowly, e.g.
 //   models/mtcnn/det3-0001.params?throttle=200, to watch the demo's download progress bar.
@@ -57,6 +61,12 @@ export async function copyPackage(repo = REPO) {
     await cp(path.join(pkg, file), path.join(dest, file));
   }
   await cp(path.join(pkg, "wasm"), path.join(dest, "wasm"), { recursive: true });
+  // The threaded variant (absent when built with MXNET_WEB_NO_THREADS=1).
+  try {
+    await cp(path.join(pkg, "wasm-mt"), path.join(dest, "wasm-mt"), { recursive: true });
+  } catch {
+    // one thread only
+  }
   return dest;
 }
 
@@ -64,7 +74,11 @@ export async function copyPackage(repo = REPO) {
  * Serves `root` read-only on host:port (the next free port when taken, up to 20 tries).
  * Resolves to `{ url, port, close() }`.
  */
-export async function serveStatic({ root = WWW, port = 8080, host = "127.0.0.1", log = false } = {}) {
+export async function serveStatic({ root = WWW, port = 8080, host = "127.0.0.1", log = false, isolation = true } = {}) {
+  // Cross-origin isolation (SharedArrayBuffer, hence wasm threads).
+  const coi = isolation
+    ? { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" }
+    : {};
   const base = path.resolve(root);
   const sockets = new Set();
   const server = http.createServer(async (req, res) => {
@@ -95,6 +109,7 @@ export async function serveStatic({ root = WWW, port = 8080, host = "127.0.0.1",
             "Content-Type": MIME[path.extname(file).toLowerCase()] ?? "application/octet-stream",
             "Content-Length": body.length,
             "Cache-Control": "no-cache",
+            ...coi,
           });
           const throttle = Number(url.searchParams.get("throttle"));
           if (req.method === "HEAD") res.end();
@@ -166,7 +181,7 @@ async function main() {
     throw new Error(`invalid port ${portArg >= 0 ? args[portArg + 1] : process.env.PORT}`);
   }
   if (!args.includes("--no-copy")) await copyPackage();
-  const server = await serveStatic({ port, log: args.includes("--log") });
+  const server = await serveStatic({ port, log: args.includes("--log"), isolation: !args.includes("--no-isolation") });
   console.log(`mxnet-web demo: ${server.url}  (serving ${path.relative(process.cwd(), WWW) || "."}; Ctrl-C stops)`);
   const stop = () => server.close().then(() => process.exit(0));
   process.on("SIGINT", stop);

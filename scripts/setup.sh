@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, once, on a fresh Debian machine (idempotent; quick when done):
 #   Debian packages: chromium (browser tests), python3-venv (MXNet reference), mesa-vulkan-drivers
-#   (a software Vulkan GPU for the native WebGPU tests); the wasm32 Rust target; wasm-bindgen-cli at
+#   (a software Vulkan GPU for the native WebGPU tests); the wasm32 Rust target; nightly Rust with
+#   rust-src and wasm32 (the threaded wasm build, -Z build-std; issue 9); wasm-bindgen-cli at
 #   Cargo.lock's version (built from source: a few minutes the first time); npm packages; MXNet 1.9.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,13 @@ fi
 
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
 rustup component add rustfmt >/dev/null 2>&1 || true
+# The threaded wasm variant (scripts/build-wasm.sh) rebuilds std with atomics: nightly + rust-src.
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "== rustup toolchain install nightly (the threaded wasm build)"
+  rustup toolchain install nightly --profile minimal >/dev/null
+fi
+rustup component add rust-src --toolchain nightly >/dev/null 2>&1 || true
+rustup target add wasm32-unknown-unknown --toolchain nightly >/dev/null 2>&1 || true
 version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock)
 if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$version" ]; then
   echo "== cargo install wasm-bindgen-cli $version (a few minutes, once)"

@@ -10,6 +10,11 @@
 //! ```
 //!
 //! Operator semantics live in [`ops`], one file per family.
+// The threaded wasm build (nightly, +atomics) waits with memory.atomic.wait32.
+#![cfg_attr(
+    all(target_arch = "wasm32", target_feature = "atomics"),
+    feature(stdarch_wasm_atomic_wait)
+)]
 
 pub mod backend;
 pub mod bind;

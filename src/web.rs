@@ -25,6 +25,13 @@ fn start() {
     // wasm-bindgen for a fresh instance at the next call into the module and hands the message
     // to JS, which rejects whatever was pending on this instance with it.
     std::panic::set_hook(Box::new(|info| {
+        // A worker thread (threaded build) only marks the CPU pool dead: the caller waiting
+        // for its task then panics on the main thread, where the instance is replaced.
+        crate::backend::cpu::pool::on_panic();
+        if crate::backend::cpu::pool::is_worker() {
+            console_error_panic_hook::hook(info);
+            return;
+        }
         wasm_bindgen::handler::schedule_reinit();
         let handler = PANIC_HANDLER.with(|h| h.try_borrow().ok().and_then(|h| h.clone()));
         match handler {
@@ -41,6 +48,36 @@ fn start() {
 #[wasm_bindgen(js_name = setPanicHandler)]
 pub fn set_panic_handler(f: js_sys::Function) {
     PANIC_HANDLER.with(|h| *h.borrow_mut() = Some(f));
+}
+
+/// Caps the threads the CPU kernels use (the caller included; 1 to 64). Only the threaded
+/// build has more than one; the package calls it before it starts the workers.
+#[wasm_bindgen(js_name = setPoolThreads)]
+pub fn set_pool_threads(n: u32) {
+    crate::backend::cpu::pool::set_threads(n as usize);
+}
+
+/// The threads the CPU kernels split their work into now: the cap, or fewer while workers
+/// are still starting (always 1 in the single-threaded build).
+#[wasm_bindgen(js_name = poolThreads)]
+pub fn pool_threads() -> u32 {
+    crate::backend::cpu::pool::threads() as u32
+}
+
+/// Threaded build: the loop of a worker (Web Worker / worker thread) started by the package;
+/// never returns.
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = __mxnet_worker_loop)]
+pub fn worker_loop() {
+    crate::backend::cpu::pool::run_worker()
+}
+
+/// Threaded build: called by a worker's JS when its loop threw (the thread trapped), so that
+/// a caller waiting for its task panics instead of waiting forever.
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = __mxnet_worker_died)]
+pub fn worker_died() {
+    crate::backend::cpu::pool::worker_died()
 }
 
 /// The size of this instance's linear memory in bytes.

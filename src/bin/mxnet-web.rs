@@ -82,6 +82,10 @@ struct ModelArgs {
     /// before anything is allocated.
     #[arg(long = "memory-limit", value_name = "BYTES")]
     memory_limit: Option<String>,
+    /// CPU threads (the calling thread included) for GEMM blocks, depthwise planes and
+    /// im2col; default $MXNET_WEB_THREADS, else $MATMUL_NUM_THREADS, else min(4, cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    threads: Option<u64>,
 }
 
 #[derive(Args)]
@@ -178,6 +182,9 @@ fn load(m: &ModelArgs, input_names: Vec<String>) -> Result<Model> {
         .as_deref()
         .map(mxnet_web::dims::parse_bytes)
         .transpose()?;
+    if let Some(n) = m.threads {
+        mxnet_web::backend::cpu::pool::set_threads(n as usize);
+    }
     let mut model = Model::from_files(symbol, params, &opts)?;
     model.set_memory_limit(limit);
     let choice = match m.backend {

@@ -17,6 +17,7 @@
 //! - **UpSampling** nearest copies; bilinear is a fixed grouped Deconvolution.
 
 use crate::backend::cpu::gemm::{gemm, MatRef};
+use crate::backend::cpu::pool;
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
 use crate::ops::epilogue::Epilogue;
@@ -533,7 +534,7 @@ impl Convolution {
                     let block = first..(first + lines_per_block).min(lines);
                     let cols = block.len() * w_out;
                     let col = &mut col[..k * cols];
-                    im2col(x_g, cg, &g, block, col);
+                    im2col_parallel(x_g, cg, &g, block, col);
                     // y_g[:, first·Wo ..][.. cols] = W_g · col
                     let b = MatRef::row_major(col, cols);
                     gemm(
@@ -616,6 +617,34 @@ fn fill_bias(y: &mut [f32], bias: Option<&[f32]>, channels: usize, plane: usize)
 /// one big GEMM; 256 KB blocks made the GEMMs too narrow and cost 25%.
 const IM2COL_BLOCK: usize = 512 * 1024;
 
+/// [`im2col`] with the channels split among the CPU pool's threads (each channel's rows of
+/// `col` are contiguous); one thread for small blocks.
+fn im2col_parallel(
+    input: &[f32],
+    channels: usize,
+    g: &Geom,
+    lines: std::ops::Range<usize>,
+    col: &mut [f32],
+) {
+    let threads = pool::threads();
+    let rows_len = g.kernel_size() * lines.len() * g.output[2];
+    let in_size = g.input_size();
+    if threads <= 1 || channels < 2 || col.len() < PARALLEL_MIN_VALUES || rows_len == 0 {
+        im2col(input, channels, g, lines, col);
+        return;
+    }
+    let per_task = channels.div_ceil(threads * 2);
+    let col = &mut col[..channels * rows_len];
+    pool::for_each_chunk_mut(col, per_task * rows_len, |i, part| {
+        let first = i * per_task;
+        let count = part.len() / rows_len;
+        im2col(&input[first * in_size..], count, g, lines.clone(), part);
+    });
+}
+
+/// Kernels with outputs smaller than this many values run on one thread.
+const PARALLEL_MIN_VALUES: usize = 16 * 1024;
+
 /// im2col for the output lines `lines` (a line is one output row `(od, oh)`, `Wo` positions):
 /// lays out the receptive fields of `input` (`channels` planes of `g.input` size) as a
 /// `(channels·kD·kH·kW) × (lines·Wo)` row-major matrix `col`. Row `(c, kd, kh, kw)` holds, for
@@ -688,36 +717,73 @@ fn depthwise(
     g: &Geom,
     scratch: &mut Scratch,
 ) {
+    let out_size = g.output_size();
+    let planes = y.len().checked_div(out_size).unwrap_or(0);
+    let threads = pool::threads();
+    if threads <= 1 || planes < 2 || y.len() < PARALLEL_MIN_VALUES {
+        depthwise_planes(x, w, y, 0, channels, multiplier, g, scratch);
+        return;
+    }
+    // Output planes are independent: blocks of them go to the pool's threads, each with its
+    // own scratch (one padded plane).
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    }
+    let per_task = planes.div_ceil(threads * 4);
+    pool::for_each_chunk_mut(y, per_task * out_size, |i, part| {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            depthwise_planes(x, w, part, i * per_task, channels, multiplier, g, &mut s);
+        });
+    });
+}
+
+/// Output planes `first ..` of the depthwise convolution (as many as `y` holds).
+#[allow(clippy::too_many_arguments)]
+fn depthwise_planes(
+    x: &[f32],
+    w: &[f32],
+    y: &mut [f32],
+    first: usize,
+    channels: usize,
+    multiplier: usize,
+    g: &Geom,
+    scratch: &mut Scratch,
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        unsafe { depthwise_avx2(x, w, y, channels, multiplier, g, scratch) };
+        unsafe { depthwise_avx2(x, w, y, first, channels, multiplier, g, scratch) };
         return;
     }
-    depthwise_body(x, w, y, channels, multiplier, g, scratch);
+    depthwise_body(x, w, y, first, channels, multiplier, g, scratch);
 }
 
 /// [`depthwise_body`] compiled for AVX2: the loops auto-vectorise 8 lanes wide instead of the
 /// x86-64 baseline's 4 (depthwise layers are much of MobileNet's CPU time).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn depthwise_avx2(
     x: &[f32],
     w: &[f32],
     y: &mut [f32],
+    first: usize,
     channels: usize,
     multiplier: usize,
     g: &Geom,
     scratch: &mut Scratch,
 ) {
-    depthwise_body(x, w, y, channels, multiplier, g, scratch);
+    depthwise_body(x, w, y, first, channels, multiplier, g, scratch);
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn depthwise_body(
     x: &[f32],
     w: &[f32],
     y: &mut [f32],
+    first: usize,
     channels: usize,
     multiplier: usize,
     g: &Geom,
@@ -754,8 +820,9 @@ fn depthwise_body(
         ),
     };
     let filters = channels * multiplier;
-    for (n, y_image) in y.chunks_exact_mut(filters * out_size).enumerate() {
-        for (f, y_plane) in y_image.chunks_exact_mut(out_size).enumerate() {
+    for (i, y_plane) in y.chunks_exact_mut(out_size).enumerate() {
+        let (n, f) = ((first + i) / filters, (first + i) % filters);
+        {
             let c = f / multiplier;
             let plane = &x[(n * channels + c) * in_size..][..in_size];
             let w_f = &w[f * taps..][..taps];
@@ -1686,6 +1753,94 @@ pub(crate) mod tests {
     #[test]
     fn matches_mxnet() {
         check_mx_cases(MX_CASES);
+    }
+
+    /// Depthwise (stride 1 and 2, multiplier 2, 3-D), im2col and pointwise convolutions large
+    /// enough to be split among the CPU pool's threads give bit-identical outputs on 1 to 4
+    /// threads.
+    #[test]
+    fn threads_give_bit_identical_outputs() {
+        type Case = (&'static [(&'static str, &'static str)], [usize; 4], usize);
+        let cases: &[Case] = &[
+            (
+                &[
+                    ("kernel", "(3, 3)"),
+                    ("num_filter", "32"),
+                    ("num_group", "32"),
+                    ("pad", "(1, 1)"),
+                ],
+                [2, 32, 30, 30],
+                1,
+            ),
+            (
+                &[
+                    ("kernel", "(3, 3)"),
+                    ("num_filter", "64"),
+                    ("num_group", "32"),
+                    ("stride", "(2, 2)"),
+                    ("pad", "(1, 1)"),
+                ],
+                [1, 32, 31, 31],
+                1,
+            ),
+            (
+                &[
+                    ("kernel", "(3, 3)"),
+                    ("num_filter", "24"),
+                    ("pad", "(1, 1)"),
+                    ("stride", "(2, 1)"),
+                ],
+                [2, 16, 40, 40],
+                16,
+            ),
+            (
+                &[
+                    ("kernel", "(1, 1)"),
+                    ("num_filter", "48"),
+                    ("num_group", "2"),
+                ],
+                [1, 32, 40, 40],
+                16,
+            ),
+        ];
+        for (i, &(attrs, data, cg)) in cases.iter().enumerate() {
+            let mut attrs = attrs.to_vec();
+            attrs.push(("no_bias", "False"));
+            let filters: usize = attrs
+                .iter()
+                .find(|(k, _)| *k == "num_filter")
+                .unwrap()
+                .1
+                .parse()
+                .unwrap();
+            // The kernel's side: 1×1 or 3×3.
+            let side = if attrs.iter().any(|&(k, v)| k == "kernel" && v == "(1, 1)") {
+                1
+            } else {
+                3
+            };
+            let shapes = vec![data.to_vec(), vec![filters, cg, side, side], vec![filters]];
+            let values: Vec<Vec<f32>> = shapes
+                .iter()
+                .enumerate()
+                .map(|(j, s)| gen(s, j + i))
+                .collect();
+            let run = |t| {
+                crate::backend::cpu::pool::with_threads(t, || {
+                    run_op("Convolution", &attrs, &shapes, &values).unwrap().1
+                })
+            };
+            let one = run(1);
+            for t in [2, 3, 4] {
+                let many = run(t);
+                assert!(
+                    one.iter()
+                        .zip(&many)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "case {i}: {t} threads differ from 1"
+                );
+            }
+        }
     }
 
     fn conv(attrs: &[(&str, &str)]) -> Result<ConvOp> {

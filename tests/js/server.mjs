@@ -9,7 +9,8 @@
 //                  does for an unknown path; ?html=octet sends it as application/octet-stream
 //   ?gzip=1        gzip the body (Content-Encoding: gzip; Content-Length is the compressed size)
 //
-// Options of startServer(root, options) (the webapp tests: caching, a CDN on another origin):
+// Options of startServer(root, options) (the webapp tests: caching, a CDN on another origin;
+// isolation: COOP/COEP headers on every file, for the threads test):
 //   validators: true   send ETag (from the file's mtime and size) and Last-Modified, and answer
 //                      If-None-Match / If-Modified-Since with 304 Not Modified;
 //                      "last-modified": the same with Last-Modified only
@@ -38,7 +39,7 @@ const MIME = {
  * Starts the server. Resolves to `{ origin, requests, close() }`; `requests` lists the paths
  * served (with status) for failure messages.
  */
-export async function startServer(root, { validators = false, cors = false } = {}) {
+export async function startServer(root, { validators = false, cors = false, isolation = false } = {}) {
   const requests = [];
   const sockets = new Set();
   const server = http.createServer(async (req, res) => {
@@ -71,6 +72,11 @@ export async function startServer(root, { validators = false, cors = false } = {
             "Cache-Control": "no-store",
           };
           if (cors) headers["Access-Control-Allow-Origin"] = "*";
+          if (isolation) {
+            // Cross-origin isolated pages (SharedArrayBuffer: the package's threads, issue 9).
+            headers["Cross-Origin-Opener-Policy"] = "same-origin";
+            headers["Cross-Origin-Embedder-Policy"] = "require-corp";
+          }
           if (validators) {
             const { mtimeMs, mtime, size } = await stat(file);
             if (validators !== "last-modified") headers["ETag"] = `"${Math.floor(mtimeMs).toString(16)}-${size.toString(16)}"`;

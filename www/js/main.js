@@ -1,7 +1,7 @@
 // The demo page: wires the three sections to the backend choice and reports the environment.
 // `window.demo` exposes the sections (and `ready`, a promise) for the console and the tests.
 
-import init, { wasmMemoryBytes } from "../pkg/index.js";
+import init, { threads, wasmMemoryBytes } from "../pkg/index.js";
 import { AnyModelDemo } from "./anymodel.js";
 import { DigitsDemo } from "./digits.js";
 import { EmbeddingsDemo } from "./embeddings.js";
@@ -35,7 +35,10 @@ async function describeEnvironment() {
     }
   }
   const [, ms] = await timed(() => init());
-  parts.push(`WebAssembly module started in ${formatMs(ms)} (${formatBytes(wasmMemoryBytes())} of memory)`);
+  parts.push(
+    `WebAssembly module started in ${formatMs(ms)} (${formatBytes(wasmMemoryBytes())} of memory, ` +
+      `CPU backend on ${threads()} thread${threads() === 1 ? "" : "s"}${self.crossOriginIsolated ? "" : ": the page is not cross-origin isolated"})`,
+  );
   return parts.join(" · ");
 }
 

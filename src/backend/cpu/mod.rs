@@ -4,6 +4,7 @@
 //! kernels get a shared [`Scratch`] that stops growing after the first run.
 
 pub mod gemm;
+pub mod pool;
 
 use std::collections::BTreeMap;
 
