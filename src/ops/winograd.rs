@@ -1,0 +1,430 @@
+//! Winograd convolution F(m×m, 3×3) for 2-D 3×3 convolutions with stride 1 and dilation 1 (the
+//! CPU backend's fast path for [`crate::ops::conv::Convolution`]; Lavin & Gray 2015).
+//!
+//! The output is cut into m×m tiles. Each tile needs an a×a input tile (a = m + 2), turned into
+//! `V = Bᵀ d B`; each filter/channel kernel `g` into `U = G g Gᵀ` (done once, by the CPU
+//! backend: [`WinogradWeights`]). Then for each of the a² transform positions ξ one GEMM
+//! `M_ξ (F × tiles) = U_ξ (F × C) · V_ξ (C × tiles)`, and every output tile is `Aᵀ M A`. That is
+//! a²/m² multiplies per output instead of 9: 16/4 for F(2,3) (2.25× fewer), 36/16 for F(4,3) (4×).
+//!
+//! Tiles are processed in blocks of whole tile rows (of any image of the batch), so the scratch
+//! (V and M for one block) stays bounded. The transforms are written as "rows of a small matrix
+//! times lanes of tiles" ([`mix`]) over contiguous lanes, so they vectorise (simd128, AVX2).
+
+use crate::backend::cpu::gemm::{gemm, MatRef};
+use crate::ops::Scratch;
+
+/// The transform matrices of one F(m×m, 3×3) variant, row-major: `bt` a×a, `g` a×3, `at` m×a.
+#[derive(Debug, PartialEq)]
+pub struct Tiles {
+    pub m: usize,
+    bt: &'static [f32],
+    g: &'static [f32],
+    at: &'static [f32],
+}
+
+impl Tiles {
+    /// The input tile side, m + 2.
+    pub fn a(&self) -> usize {
+        self.m + 2
+    }
+}
+
+/// F(2×2, 3×3).
+pub const F2: Tiles = Tiles {
+    m: 2,
+    #[rustfmt::skip]
+    bt: &[
+        1.0, 0.0, -1.0, 0.0,
+        0.0, 1.0, 1.0, 0.0,
+        0.0, -1.0, 1.0, 0.0,
+        0.0, 1.0, 0.0, -1.0,
+    ],
+    #[rustfmt::skip]
+    g: &[
+        1.0, 0.0, 0.0,
+        0.5, 0.5, 0.5,
+        0.5, -0.5, 0.5,
+        0.0, 0.0, 1.0,
+    ],
+    #[rustfmt::skip]
+    at: &[
+        1.0, 1.0, 1.0, 0.0,
+        0.0, 1.0, -1.0, -1.0,
+    ],
+};
+
+/// F(4×4, 3×3) with the points 0, ±1, ±2, ∞.
+pub const F4: Tiles = Tiles {
+    m: 4,
+    #[rustfmt::skip]
+    bt: &[
+        4.0, 0.0, -5.0, 0.0, 1.0, 0.0,
+        0.0, -4.0, -4.0, 1.0, 1.0, 0.0,
+        0.0, 4.0, -4.0, -1.0, 1.0, 0.0,
+        0.0, -2.0, -1.0, 2.0, 1.0, 0.0,
+        0.0, 2.0, -1.0, -2.0, 1.0, 0.0,
+        0.0, 4.0, 0.0, -5.0, 0.0, 1.0,
+    ],
+    #[rustfmt::skip]
+    g: &[
+        1.0 / 4.0, 0.0, 0.0,
+        -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0,
+        -1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0,
+        1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0,
+        1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0,
+        0.0, 0.0, 1.0,
+    ],
+    #[rustfmt::skip]
+    at: &[
+        1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
+        0.0, 1.0, -1.0, 2.0, -2.0, 0.0,
+        0.0, 1.0, 1.0, 4.0, 4.0, 0.0,
+        0.0, 1.0, -1.0, 8.0, -8.0, 1.0,
+    ],
+};
+
+/// The transformed weights of one convolution: `u[(ξ·F + f)·C + c]` = `(G g_{f,c} Gᵀ)[ξ]`, i.e.
+/// a² row-major `F × C` matrices.
+#[derive(Debug)]
+pub struct WinogradWeights {
+    pub tiles: &'static Tiles,
+    pub filters: usize,
+    pub channels: usize,
+    u: Vec<f32>,
+}
+
+impl WinogradWeights {
+    /// Transforms `w` (`(F, C, 3, 3)`, `filters·channels·9` values).
+    pub fn new(tiles: &'static Tiles, w: &[f32], filters: usize, channels: usize) -> Self {
+        let a = tiles.a();
+        let mut u = vec![0.0f32; a * a * filters * channels];
+        let mut gg = vec![0.0f32; a * 3];
+        for (fc, g) in w.chunks_exact(9).take(filters * channels).enumerate() {
+            // gg = G·g (a × 3), then U = gg·Gᵀ (a × a).
+            mix(tiles.g, 3, 3, g, |r| 3 * r, &mut gg, |i| 3 * i);
+            for i in 0..a {
+                for j in 0..a {
+                    let v: f32 = (0..3).map(|k| gg[i * 3 + k] * tiles.g[j * 3 + k]).sum();
+                    u[(i * a + j) * filters * channels + fc] = v;
+                }
+            }
+        }
+        WinogradWeights {
+            tiles,
+            filters,
+            channels,
+            u,
+        }
+    }
+
+    /// Bytes held (for messages and docs).
+    pub fn bytes(&self) -> usize {
+        self.u.len() * 4
+    }
+}
+
+/// `dst[dst_at(r)..][..len] = Σ_c coef[r·cols + c] · src[src_at(c)..][..len]` for every row r of
+/// `coef`: a small constant matrix applied to `cols` lanes of `len` values.
+fn mix(
+    coef: &[f32],
+    cols: usize,
+    len: usize,
+    src: &[f32],
+    src_at: impl Fn(usize) -> usize,
+    dst: &mut [f32],
+    dst_at: impl Fn(usize) -> usize,
+) {
+    for (r, row) in coef.chunks_exact(cols).enumerate() {
+        let d = &mut dst[dst_at(r)..][..len];
+        d.fill(0.0);
+        for (c, &k) in row.iter().enumerate() {
+            if k != 0.0 {
+                for (o, &v) in d.iter_mut().zip(&src[src_at(c)..][..len]) {
+                    *o += k * v;
+                }
+            }
+        }
+    }
+}
+
+/// The sizes of one Winograd convolution: data `(batch, C, h, w)`, output `(batch, F, ho, wo)`
+/// with `ho = h + 2·pad_h − 2`, `wo = w + 2·pad_w − 2`.
+#[derive(Debug, Clone, Copy)]
+pub struct Dims {
+    pub batch: usize,
+    pub h: usize,
+    pub w: usize,
+    pub pad_h: usize,
+    pub pad_w: usize,
+}
+
+/// Scratch f32s are budgeted at about this many per block (V and M), as for im2col.
+const BLOCK: usize = 256 * 1024;
+/// ... but a block has at least this many tiles, so the GEMMs are not too narrow.
+const MIN_TILES: usize = 64;
+
+/// Tile rows per block and the scratch (`a`, `b`) a convolution takes.
+fn blocking(t: &Tiles, channels: usize, filters: usize, d: &Dims) -> (usize, usize, usize) {
+    let (m, a) = (t.m, t.a());
+    let (ho, wo) = (d.h + 2 * d.pad_h - 2, d.w + 2 * d.pad_w - 2);
+    let (th, tw) = (ho.div_ceil(m), wo.div_ceil(m));
+    let rows_total = d.batch * th;
+    let per_row = a * a * (channels + filters) * tw;
+    let rows = (BLOCK / per_row.max(1))
+        .max(MIN_TILES.div_ceil(tw.max(1)))
+        .clamp(1, rows_total.max(1));
+    let t = rows * tw;
+    let strip = a * rows * m * (tw + 1);
+    (
+        rows,
+        a * a * channels * t + 2 * strip,
+        a * a * filters * t + m * (a + m) * t,
+    )
+}
+
+/// Scratch f32s [`conv3x3`] takes (`a` + `b`).
+pub fn scratch_len(t: &Tiles, channels: usize, filters: usize, d: &Dims) -> usize {
+    let (_, sa, sb) = blocking(t, channels, filters, d);
+    sa.saturating_add(sb)
+}
+
+/// `y += conv3x3(x, w)` with stride 1, dilation 1, one group: `x` is `(batch, C, h, w)`, `y`
+/// `(batch, F, ho, wo)` and already holds the bias (or zeros), `u` the transformed weights.
+pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch: &mut Scratch) {
+    let t = u.tiles;
+    let (m, a) = (t.m, t.a());
+    let (c_n, f_n) = (u.channels, u.filters);
+    let (h, w) = (d.h, d.w);
+    let (ho, wo) = (h + 2 * d.pad_h - 2, w + 2 * d.pad_w - 2);
+    let (th, tw) = (ho.div_ceil(m), wo.div_ceil(m));
+    if ho == 0 || wo == 0 || d.batch == 0 {
+        return;
+    }
+    let (rows_per_block, sa, sb) = blocking(t, c_n, f_n, d);
+    let (sa, sb) = (
+        Scratch::take(&mut scratch.a, sa),
+        Scratch::take(&mut scratch.b, sb),
+    );
+    let lane = tw + 1; // deinterleaved input columns per (row, phase): one spare tile
+    for first in (0..d.batch * th).step_by(rows_per_block) {
+        let rows = rows_per_block.min(d.batch * th - first);
+        let tn = rows * tw; // tiles in this block
+        let strip = a * rows * m * lane;
+        let (v, rest) = sa.split_at_mut(a * a * c_n * tn);
+        let (r, t1) = rest.split_at_mut(strip);
+        let (mx, rest) = sb.split_at_mut(a * a * f_n * tn);
+        let (o1, o2) = rest.split_at_mut(m * a * tn);
+
+        // Input transform, channel by channel: V[ξ][c][tile].
+        for c in 0..c_n {
+            // r[k][row][phase][t'] = x[n, c, ty·m + k − pad_h, t'·m + phase − pad_w] (0 outside).
+            for k in 0..a {
+                for row in 0..rows {
+                    let (n, ty) = ((first + row) / th, (first + row) % th);
+                    let iy = (ty * m + k) as isize - d.pad_h as isize;
+                    let dst = &mut r[(k * rows + row) * m * lane..][..m * lane];
+                    if iy < 0 || iy >= h as isize {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let src = &x[((n * c_n + c) * h + iy as usize) * w..][..w];
+                    for (phase, dst) in dst.chunks_exact_mut(lane).enumerate() {
+                        for (tp, o) in dst.iter_mut().enumerate() {
+                            let ix = (tp * m + phase).wrapping_sub(d.pad_w);
+                            *o = if ix < w { src[ix] } else { 0.0 };
+                        }
+                    }
+                }
+            }
+            // t1[i] = Σ_k Bᵀ[i][k] r[k] over the whole strip, then per tile row
+            // V[i·a + j][c][row·tw + tx] = Σ_l Bᵀ[j][l] t1[i][row][l mod m][tx + l div m].
+            let len = rows * m * lane;
+            mix(t.bt, a, len, r, |k| k * len, t1, |i| i * len);
+            for i in 0..a {
+                for row in 0..rows {
+                    let base = (i * rows + row) * m * lane;
+                    mix(
+                        t.bt,
+                        a,
+                        tw,
+                        t1,
+                        |l| base + (l % m) * lane + l / m,
+                        v,
+                        |j| ((i * a + j) * c_n + c) * tn + row * tw,
+                    );
+                }
+            }
+        }
+
+        // M_ξ = U_ξ · V_ξ.
+        for xi in 0..a * a {
+            gemm(
+                f_n,
+                c_n,
+                tn,
+                1.0,
+                MatRef::row_major(&u.u[xi * f_n * c_n..][..f_n * c_n], c_n),
+                MatRef::row_major(&v[xi * c_n * tn..][..c_n * tn], tn),
+                0.0,
+                &mut mx[xi * f_n * tn..][..f_n * tn],
+                tn,
+            );
+        }
+
+        // Output transform, filter by filter: o1[p][j] = Σ_i Aᵀ[p][i] M[i·a + j][f],
+        // o2[p][q] = Σ_j Aᵀ[q][j] o1[p][j]; then y[.., ty·m + p, tx·m + q] += o2[p][q].
+        for f in 0..f_n {
+            for j in 0..a {
+                mix(
+                    t.at,
+                    a,
+                    tn,
+                    mx,
+                    |i| ((i * a + j) * f_n + f) * tn,
+                    o1,
+                    |p| (p * a + j) * tn,
+                );
+            }
+            for p in 0..m {
+                mix(
+                    t.at,
+                    a,
+                    tn,
+                    o1,
+                    |j| (p * a + j) * tn,
+                    o2,
+                    |q| (p * m + q) * tn,
+                );
+            }
+            for row in 0..rows {
+                let (n, ty) = ((first + row) / th, (first + row) % th);
+                let plane = &mut y[(n * f_n + f) * ho * wo..][..ho * wo];
+                for p in 0..m.min(ho - ty * m) {
+                    let out = &mut plane[(ty * m + p) * wo..][..wo];
+                    for q in 0..m {
+                        let src = &o2[(p * m + q) * tn + row * tw..][..tw];
+                        for (o, &s) in out.iter_mut().skip(q).step_by(m).zip(src) {
+                            *o += s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::attrs::Attrs;
+    use crate::ops::conv::tests::Lcg;
+    use crate::ops::conv::{ConvOp, Convolution};
+    use crate::ops::Operator;
+    use crate::tensor::{View, ViewMut};
+
+    fn conv(c: usize, f: usize, pad: (usize, usize), bias: bool) -> Convolution {
+        let pad = format!("({}, {})", pad.0, pad.1);
+        let f = f.to_string();
+        let attrs = [
+            ("kernel", "(3, 3)"),
+            ("pad", pad.as_str()),
+            ("num_filter", f.as_str()),
+            ("no_bias", if bias { "False" } else { "True" }),
+        ];
+        let _ = c;
+        match ConvOp::parse("Convolution", &Attrs::from_pairs(&attrs)) {
+            Ok(Some(ConvOp::Convolution(c))) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Runs `op` on `x` with (`tiles`) or without Winograd; returns the output.
+    fn run(
+        op: &Convolution,
+        xs: &[usize],
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        tiles: Option<&'static Tiles>,
+        scratch: &mut Scratch,
+    ) -> Vec<f32> {
+        let mut slots = vec![Some(xs.to_vec()), None, None];
+        slots.truncate(if op.no_bias { 2 } else { 3 });
+        let ys = ConvOp::Convolution(op.clone())
+            .infer_shape(&mut slots)
+            .unwrap()
+            .remove(0);
+        let ws = slots[1].clone().unwrap();
+        let fs = [op.num_filter];
+        let mut inputs = vec![
+            View { shape: xs, data: x },
+            View {
+                shape: &ws,
+                data: w,
+            },
+        ];
+        if !op.no_bias {
+            inputs.push(View {
+                shape: &fs,
+                data: b,
+            });
+        }
+        let u = tiles.map(|t| WinogradWeights::new(t, w, op.num_filter, xs[1]));
+        let mut y = vec![f32::NAN; crate::tensor::numel(&ys)];
+        let mut outs = [ViewMut {
+            shape: &ys,
+            data: &mut y,
+        }];
+        op.forward_with(&inputs, &mut outs, scratch, u.as_ref())
+            .unwrap();
+        y
+    }
+
+    #[test]
+    fn matches_im2col_on_random_shapes() {
+        let mut rng = Lcg(7);
+        let mut scratch = Scratch::default();
+        for case in 0..60 {
+            let (n, c, f) = (rng.range(1, 3), rng.range(1, 21), rng.range(1, 19));
+            let pad = (rng.range(0, 2), rng.range(0, 2));
+            let (h, w) = (
+                rng.range(3 - 2 * pad.0.min(1), 17),
+                rng.range(3 - 2 * pad.1.min(1), 17),
+            );
+            let op = conv(c, f, pad, case % 3 != 0);
+            let xs = [n, c, h, w];
+            let x = rng.values(n * c * h * w);
+            let wt = rng.values(f * c * 9);
+            let b = rng.values(f);
+            let want = run(&op, &xs, &x, &wt, &b, None, &mut scratch);
+            for tiles in [&F2, &F4] {
+                let got = run(&op, &xs, &x, &wt, &b, Some(tiles), &mut scratch);
+                let err = got
+                    .iter()
+                    .zip(&want)
+                    .map(|(g, w)| (g - w).abs())
+                    .fold(0.0f32, f32::max);
+                // Sums of up to 9·20 products of values in [-1, 1].
+                let tol = if tiles.m == 2 { 2e-5 } else { 2e-4 };
+                assert!(
+                    err <= tol * (c as f32).sqrt() * 3.0,
+                    "F({},3) x {xs:?} f {f} pad {pad:?}: max diff {err}",
+                    tiles.m
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn heuristic_and_weights_shape() {
+        let op = conv(64, 64, (1, 1), false);
+        assert!(op.winograd_tiles(&[1, 64, 56, 56]).is_some());
+        assert!(op.winograd_tiles(&[1, 3, 56, 56]).is_none());
+        assert!(op.winograd_weights(&[1, 64, 56, 56], &[0.0; 10]).is_none());
+        let u = op
+            .winograd_weights(&[1, 64, 8, 8], &vec![0.5; 64 * 64 * 9])
+            .unwrap();
+        assert_eq!(u.bytes(), u.tiles.a().pow(2) * 64 * 64 * 4);
+    }
+}
