@@ -462,8 +462,19 @@ impl Convolution {
             && g.stride == [1; 3]
             && g.dilate == [1; 3]
             && self.num_group == 1;
-        (plain && data[1] >= 16 && self.num_filter >= 16 && g.output[1] * g.output[2] >= 16)
-            .then_some(&winograd::F4)
+        // Measured natively, one thread (see winograd.rs): the per-ξ GEMMs need many tiles, so
+        // F(4,3) wins on 56² outputs (64ch: -12%), F(2,3) on 28² (128ch: -26%), and im2col on
+        // 14² and 7² (256ch, 512ch: Winograd 10-40% slower, up to 3× with F(4,3)).
+        let (out, big) = (
+            g.output[1] * g.output[2],
+            data[1].min(self.num_filter) >= 16,
+        );
+        match out {
+            _ if !plain || !big => None,
+            2500.. => Some(&winograd::F4),
+            400.. => Some(&winograd::F2),
+            _ => None,
+        }
     }
 
     /// Transforms the weight for the Winograd path (see [`Convolution::winograd_tiles`]); what the

@@ -161,8 +161,10 @@ pub struct Dims {
 
 /// Scratch f32s are budgeted at about this many per block (V and M), as for im2col.
 const BLOCK: usize = 256 * 1024;
-/// ... but a block has at least this many tiles, so the GEMMs are not too narrow.
-const MIN_TILES: usize = 64;
+/// ... but a block has at least this many tiles, so the GEMMs are not too narrow: matrixmultiply
+/// packs `U_ξ` on every call, which dominated with 64-tile blocks (measured: 196 tiles, i.e. a
+/// 56² image in F(4,3), ran 64ch 56² in 2.9 ms instead of 3.9 ms).
+const MIN_TILES: usize = 196;
 
 /// Tile rows per block and the scratch (`a`, `b`) a convolution takes.
 fn blocking(t: &Tiles, channels: usize, filters: usize, d: &Dims) -> (usize, usize, usize) {
@@ -346,7 +348,7 @@ mod tests {
         x: &[f32],
         w: &[f32],
         b: &[f32],
-        tiles: Option<&'static Tiles>,
+        u: Option<&WinogradWeights>,
         scratch: &mut Scratch,
     ) -> Vec<f32> {
         let mut slots = vec![Some(xs.to_vec()), None, None];
@@ -370,14 +372,12 @@ mod tests {
                 data: b,
             });
         }
-        let u = tiles.map(|t| WinogradWeights::new(t, w, op.num_filter, xs[1]));
         let mut y = vec![f32::NAN; crate::tensor::numel(&ys)];
         let mut outs = [ViewMut {
             shape: &ys,
             data: &mut y,
         }];
-        op.forward_with(&inputs, &mut outs, scratch, u.as_ref())
-            .unwrap();
+        op.forward_with(&inputs, &mut outs, scratch, u).unwrap();
         y
     }
 
@@ -399,7 +399,8 @@ mod tests {
             let b = rng.values(f);
             let want = run(&op, &xs, &x, &wt, &b, None, &mut scratch);
             for tiles in [&F2, &F4] {
-                let got = run(&op, &xs, &x, &wt, &b, Some(tiles), &mut scratch);
+                let u = WinogradWeights::new(tiles, &wt, f, c);
+                let got = run(&op, &xs, &x, &wt, &b, Some(&u), &mut scratch);
                 let err = got
                     .iter()
                     .zip(&want)
@@ -421,10 +422,60 @@ mod tests {
         let op = conv(64, 64, (1, 1), false);
         assert!(op.winograd_tiles(&[1, 64, 56, 56]).is_some());
         assert!(op.winograd_tiles(&[1, 3, 56, 56]).is_none());
+        assert_eq!(op.winograd_tiles(&[2, 64, 28, 28]), Some(&F2));
+        assert!(op.winograd_tiles(&[1, 64, 7, 7]).is_none());
         assert!(op.winograd_weights(&[1, 64, 56, 56], &[0.0; 10]).is_none());
         let u = op
             .winograd_weights(&[1, 64, 8, 8], &vec![0.5; 64 * 64 * 9])
             .unwrap();
         assert_eq!(u.bytes(), u.tiles.a().pow(2) * 64 * 64 * 4);
+    }
+
+    /// ResNet-18's 3×3 layers, im2col vs F(2,3) vs F(4,3), medians of alternated runs:
+    /// `cargo test --lib winograd::tests::bench -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn bench_resnet_layers() {
+        let mut rng = Lcg(1);
+        let mut scratch = Scratch::default();
+        let only: usize = std::env::var("LAYER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        for (c, hw) in [(64, 56), (128, 28), (256, 14), (512, 7)] {
+            if only != 0 && only != c {
+                continue;
+            }
+            let op = conv(c, c, (1, 1), false);
+            let xs = [1, c, hw, hw];
+            let (x, w) = (rng.values(c * hw * hw), rng.values(c * c * 9));
+            let mut times = [vec![], vec![], vec![]];
+            let s = std::time::Instant::now();
+            let (u2, u4) = (
+                WinogradWeights::new(&F2, &w, c, c),
+                WinogradWeights::new(&F4, &w, c, c),
+            );
+            println!(
+                "weight transforms: {:.1} ms",
+                s.elapsed().as_secs_f64() * 1e3
+            );
+            for _ in 0..std::env::var("REPS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(15)
+            {
+                for (i, t) in [None, Some(&u2), Some(&u4)].into_iter().enumerate() {
+                    let s = std::time::Instant::now();
+                    run(&op, &xs, &x, &w, &[], t, &mut scratch);
+                    times[i].push(s.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            let med = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let [a, b, d] = times.map(|mut v| med(&mut v));
+            println!("{c}ch {hw}x{hw}: im2col {a:.3} ms, F2 {b:.3} ms, F4 {d:.3} ms ");
+        }
     }
 }
