@@ -426,7 +426,7 @@ mod tests {
         assert!(op.winograd_tiles(&[1, 64, 7, 7]).is_none());
         assert!(op.winograd_weights(&[1, 64, 56, 56], &[0.0; 10]).is_none());
         let u = op
-            .winograd_weights(&[1, 64, 8, 8], &vec![0.5; 64 * 64 * 9])
+            .winograd_weights(&[1, 64, 56, 56], &vec![0.5; 64 * 64 * 9])
             .unwrap();
         assert_eq!(u.bytes(), u.tiles.a().pow(2) * 64 * 64 * 4);
     }
