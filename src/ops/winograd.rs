@@ -180,7 +180,7 @@ fn blocking(t: &Tiles, channels: usize, filters: usize, d: &Dims) -> (usize, usi
     let strip = a * rows * m * (tw + 1);
     (
         rows,
-        a * a * channels * t + 2 * strip,
+        a * a * channels * t + 2 * strip + m * (tw + 1),
         a * a * filters * t + m * (a + m) * t,
     )
 }
@@ -214,7 +214,9 @@ pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch:
         let tn = rows * tw; // tiles in this block
         let strip = a * rows * m * lane;
         let (v, rest) = sa.split_at_mut(a * a * c_n * tn);
-        let (r, t1) = rest.split_at_mut(strip);
+        let (r, rest) = rest.split_at_mut(strip);
+        let (t1, line) = rest.split_at_mut(strip);
+        let line = &mut line[..m * lane];
         let (mx, rest) = sb.split_at_mut(a * a * f_n * tn);
         let (o1, o2) = rest.split_at_mut(m * a * tn);
 
@@ -230,11 +232,18 @@ pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch:
                         dst.fill(0.0);
                         continue;
                     }
+                    // The zero-padded input row, then its m phases.
                     let src = &x[((n * c_n + c) * h + iy as usize) * w..][..w];
-                    for (phase, dst) in dst.chunks_exact_mut(lane).enumerate() {
-                        for (tp, o) in dst.iter_mut().enumerate() {
-                            let ix = (tp * m + phase).wrapping_sub(d.pad_w);
-                            *o = if ix < w { src[ix] } else { 0.0 };
+                    let (pad, len) = (
+                        d.pad_w.min(m * lane),
+                        (m * lane - d.pad_w.min(m * lane)).min(w),
+                    );
+                    line[..pad].fill(0.0);
+                    line[pad..pad + len].copy_from_slice(&src[..len]);
+                    line[pad + len..].fill(0.0);
+                    for (tp, chunk) in line.chunks_exact(m).enumerate() {
+                        for (phase, &v) in chunk.iter().enumerate() {
+                            dst[phase * lane + tp] = v;
                         }
                     }
                 }
@@ -304,10 +313,9 @@ pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch:
                 let plane = &mut y[(n * f_n + f) * ho * wo..][..ho * wo];
                 for p in 0..m.min(ho - ty * m) {
                     let out = &mut plane[(ty * m + p) * wo..][..wo];
-                    for q in 0..m {
-                        let src = &o2[(p * m + q) * tn + row * tw..][..tw];
-                        for (o, &s) in out.iter_mut().skip(q).step_by(m).zip(src) {
-                            *o += s;
+                    for (tx, chunk) in out.chunks_mut(m).enumerate() {
+                        for (q, o) in chunk.iter_mut().enumerate() {
+                            *o += o2[(p * m + q) * tn + row * tw + tx];
                         }
                     }
                 }
