@@ -102,7 +102,7 @@ impl WinogradWeights {
         let mut gg = vec![0.0f32; a * 3];
         for (fc, g) in w.chunks_exact(9).take(filters * channels).enumerate() {
             // gg = G·g (a × 3), then U = gg·Gᵀ (a × a).
-            mix(tiles.g, 3, 3, g, |r| 3 * r, &mut gg, |i| 3 * i);
+            mix(tiles.g, 3, 3, g, &|r| 3 * r, &mut gg, &|i| 3 * i);
             for i in 0..a {
                 for j in 0..a {
                     let v: f32 = (0..3).map(|k| gg[i * 3 + k] * tiles.g[j * 3 + k]).sum();
@@ -125,15 +125,16 @@ impl WinogradWeights {
 }
 
 /// `dst[dst_at(r)..][..len] = Σ_c coef[r·cols + c] · src[src_at(c)..][..len]` for every row r of
-/// `coef`: a small constant matrix applied to `cols` lanes of `len` values.
+/// `coef`: a small constant matrix applied to `cols` lanes of `len` values. (`dyn`: one copy of
+/// the vectorised loops in the wasm package, whatever the caller.)
 fn mix(
     coef: &[f32],
     cols: usize,
     len: usize,
     src: &[f32],
-    src_at: impl Fn(usize) -> usize,
+    src_at: &dyn Fn(usize) -> usize,
     dst: &mut [f32],
-    dst_at: impl Fn(usize) -> usize,
+    dst_at: &dyn Fn(usize) -> usize,
 ) {
     for (r, row) in coef.chunks_exact(cols).enumerate() {
         let d = &mut dst[dst_at(r)..][..len];
@@ -251,7 +252,7 @@ pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch:
             // t1[i] = Σ_k Bᵀ[i][k] r[k] over the whole strip, then per tile row
             // V[i·a + j][c][row·tw + tx] = Σ_l Bᵀ[j][l] t1[i][row][l mod m][tx + l div m].
             let len = rows * m * lane;
-            mix(t.bt, a, len, r, |k| k * len, t1, |i| i * len);
+            mix(t.bt, a, len, r, &|k| k * len, t1, &|i| i * len);
             for i in 0..a {
                 for row in 0..rows {
                     let base = (i * rows + row) * m * lane;
@@ -260,9 +261,9 @@ pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch:
                         a,
                         tw,
                         t1,
-                        |l| base + (l % m) * lane + l / m,
+                        &|l| base + (l % m) * lane + l / m,
                         v,
-                        |j| ((i * a + j) * c_n + c) * tn + row * tw,
+                        &|j| ((i * a + j) * c_n + c) * tn + row * tw,
                     );
                 }
             }
@@ -292,21 +293,15 @@ pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch:
                     a,
                     tn,
                     mx,
-                    |i| ((i * a + j) * f_n + f) * tn,
+                    &|i| ((i * a + j) * f_n + f) * tn,
                     o1,
-                    |p| (p * a + j) * tn,
+                    &|p| (p * a + j) * tn,
                 );
             }
             for p in 0..m {
-                mix(
-                    t.at,
-                    a,
-                    tn,
-                    o1,
-                    |j| (p * a + j) * tn,
-                    o2,
-                    |q| (p * m + q) * tn,
-                );
+                mix(t.at, a, tn, o1, &|j| (p * a + j) * tn, o2, &|q| {
+                    (p * m + q) * tn
+                });
             }
             for row in 0..rows {
                 let (n, ty) = ((first + row) / th, (first + row) % th);
