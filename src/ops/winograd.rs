@@ -99,15 +99,15 @@ impl WinogradWeights {
     pub fn new(tiles: &'static Tiles, w: &[f32], filters: usize, channels: usize) -> Self {
         let a = tiles.a();
         let mut u = vec![0.0f32; a * a * filters * channels];
-        let mut gg = vec![0.0f32; a * 3];
+        let (mut gg, mut uu) = (vec![0.0f32; a * 3], vec![0.0f32; a * a]);
         for (fc, g) in w.chunks_exact(9).take(filters * channels).enumerate() {
-            // gg = G·g (a × 3), then U = gg·Gᵀ (a × a).
+            // gg = G·g (a × 3), then U = gg·Gᵀ (a × a) = (G·ggᵀ)ᵀ, one column per lane.
             mix(tiles.g, 3, 3, g, &|r| 3 * r, &mut gg, &|i| 3 * i);
             for i in 0..a {
-                for j in 0..a {
-                    let v: f32 = (0..3).map(|k| gg[i * 3 + k] * tiles.g[j * 3 + k]).sum();
-                    u[(i * a + j) * filters * channels + fc] = v;
-                }
+                mix(tiles.g, 3, 1, &gg, &|k| 3 * i + k, &mut uu, &|j| i * a + j);
+            }
+            for (xi, &v) in uu.iter().enumerate() {
+                u[xi * filters * channels + fc] = v;
             }
         }
         WinogradWeights {
