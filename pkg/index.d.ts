@@ -90,11 +90,6 @@ export interface BindOptions {
    * largest buffer).
    */
   memoryLimit?: number;
-  /**
-   * `false` turns off Winograd convolution on the CPU backend (3×3 stride-1 layers with large
-   * outputs; same results up to f32 rounding). Default: on.
-   */
-  winograd?: boolean;
 }
 
 /** Options of `Model.fromBytes`. */

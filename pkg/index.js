@@ -612,7 +612,6 @@ async function create(symbolJson, symbolName, paramsBytes, paramsName, options) 
   );
   try {
     if (options.memoryLimit !== undefined) callWasm(() => wasm.setMemoryLimit(options.memoryLimit));
-    if (options.winograd === false) wasm.setWinograd(false);
     throwIfAborted(options.signal);
     // WebGPU: a device, then the weights uploaded to it.
     await callWasmAsync(() => wasm.selectBackend());
@@ -680,7 +679,6 @@ function checkOptions(opts, fn) {
     fetch: fetchFn,
     sizes = {},
     memoryLimit,
-    winograd,
   } = opts;
   if (!Number.isSafeInteger(epoch) || epoch < 0) {
     throw new TypeError(`${PREFIX}epoch must be a non-negative integer, got ${String(epoch)}`);
@@ -724,7 +722,6 @@ function checkOptions(opts, fn) {
     epoch,
     backend,
     memoryLimit,
-    winograd,
     inputs: inputList.slice(),
     allowMissing: Boolean(allowMissing),
     ignoreExtra: Boolean(ignoreExtra),

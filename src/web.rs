@@ -128,12 +128,6 @@ impl WasmModel {
         self.model.set_memory_limit(bytes.map(|b| b as u64));
     }
 
-    /// Turns Winograd convolution on the CPU backend on or off (default: on).
-    #[wasm_bindgen(js_name = setWinograd)]
-    pub fn set_winograd(&mut self, on: bool) {
-        self.model.set_winograd(on);
-    }
-
     /// Selects the backend chosen at creation: requests a WebGPU adapter and device and uploads
     /// the weights (`webgpu`, or `auto` falling back to the CPU). Call once after `fromBytes`.
     #[wasm_bindgen(js_name = selectBackend)]

@@ -457,7 +457,8 @@ impl Convolution {
     /// stride 1, dilation 1, one group, and big enough that Winograd wins by measurement.
     pub fn winograd_tiles(&self, data: &[usize]) -> Option<&'static winograd::Tiles> {
         let g = self.geometry(data).ok()?;
-        let plain = self.window.ndim() == 2
+        let plain = winograd::AVAILABLE
+            && self.window.ndim() == 2
             && g.kernel == [1, 3, 3]
             && g.stride == [1; 3]
             && g.dilate == [1; 3]
@@ -528,7 +529,9 @@ impl Convolution {
         fill_bias(y.data, bias.map(|b| b.data), filters, out_size);
         let beta = if bias.is_some() { 1.0 } else { 0.0 };
 
-        if let Some(u) = wino.filter(|u| u.channels == channels && u.filters == filters) {
+        if let Some(u) =
+            wino.filter(|u| winograd::AVAILABLE && u.channels == channels && u.filters == filters)
+        {
             winograd::conv3x3(x.data, u, y.data, &winograd_dims(&g, batch), scratch);
             epilogue.apply(y.data, residual);
             return Ok(());

@@ -106,7 +106,7 @@ impl CpuExecutable {
             }
         }
 
-        if self.prepared.len() != self.plan.steps.len() {
+        if crate::ops::winograd::AVAILABLE && self.prepared.len() != self.plan.steps.len() {
             self.prepare(graph, params);
         }
         let Self {
@@ -116,7 +116,8 @@ impl CpuExecutable {
             prepared,
             ..
         } = self;
-        for (step, wino) in plan.steps.iter().zip(prepared.iter()) {
+        for (i, step) in plan.steps.iter().enumerate() {
+            let wino = prepared.get(i).and_then(Option::as_ref);
             let node = &graph.nodes[step.node];
             let op = node.op().ok_or_else(|| {
                 Error::Backend(format!("planner scheduled variable '{}'", node.name))
