@@ -8,6 +8,15 @@ fn ops() {
     common::run_group("ops");
 }
 
+/// The same cases with Winograd convolution off (on by default; see `Model::set_winograd`).
+#[test]
+fn ops_without_winograd() {
+    common::run_group_with("ops", &mut |m, inputs| {
+        m.set_winograd(false);
+        m.run(inputs)
+    });
+}
+
 #[test]
 fn flows() {
     common::run_group("flows");

@@ -21,6 +21,7 @@ use crate::backend::cpu::pool;
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
 use crate::ops::epilogue::Epilogue;
+use crate::ops::winograd::{self, WinogradWeights};
 use crate::ops::{InputRole, Operator, Scratch};
 use crate::tensor::{numel, View, ViewMut};
 
@@ -407,10 +408,14 @@ impl Convolution {
         if g.is_pointwise() {
             return 0;
         }
+        // Winograd (when it applies) or im2col, whichever is larger: the switch is the backend's.
+        let wino = self.winograd_tiles(data).map_or(0, |t| {
+            winograd::scratch_len(t, channels, self.num_filter, &winograd_dims(&g, data[0]))
+        });
         let k = (channels / self.num_group) as u128 * g.kernel_size() as u128;
         let lines = g.output[0] as u128 * h_out;
         let per_block = (IM2COL_BLOCK as u128 / (k * w_out).max(1)).clamp(1, lines.max(1));
-        sat(k * per_block * w_out)
+        sat(k * per_block * w_out).max(wino)
     }
 
     fn weight_shape(&self, channels: usize) -> Vec<usize> {
@@ -451,11 +456,47 @@ impl Convolution {
         Ok(vec![out])
     }
 
-    fn forward(
+    /// The Winograd variant for `data`, or None when this layer runs im2col + GEMM: 2-D, 3×3,
+    /// stride 1, dilation 1, one group, and big enough that Winograd wins by measurement.
+    pub fn winograd_tiles(&self, data: &[usize]) -> Option<&'static winograd::Tiles> {
+        let g = self.geometry(data).ok()?;
+        let plain = winograd::AVAILABLE
+            && self.window.ndim() == 2
+            && g.kernel == [1, 3, 3]
+            && g.stride == [1; 3]
+            && g.dilate == [1; 3]
+            && self.num_group == 1;
+        // Measured natively, one thread (see winograd.rs): the per-ξ GEMMs need many tiles, so
+        // F(4,3) wins on 56² outputs (64ch: -12%), F(2,3) on 28² (128ch: -26%), and im2col on
+        // 14² and 7² (256ch, 512ch: Winograd 10-40% slower, up to 3× with F(4,3)).
+        let (out, big) = (
+            g.output[1] * g.output[2],
+            data[1].min(self.num_filter) >= 16,
+        );
+        match out {
+            _ if !plain || !big => None,
+            2500.. => Some(&winograd::F4),
+            400.. => Some(&winograd::F2),
+            _ => None,
+        }
+    }
+
+    /// Transforms the weight for the Winograd path (see [`Convolution::winograd_tiles`]); what the
+    /// CPU backend computes once per plan step and passes to [`Convolution::forward_with`].
+    pub fn winograd_weights(&self, data: &[usize], weight: &[f32]) -> Option<WinogradWeights> {
+        let tiles = self.winograd_tiles(data)?;
+        (weight.len() == self.num_filter * data[1] * 9)
+            .then(|| WinogradWeights::new(tiles, weight, self.num_filter, data[1]))
+    }
+
+    /// [`Convolution`]'s forward pass; with `wino` (from [`Convolution::winograd_weights`] for
+    /// this data shape) the Winograd kernel replaces im2col + GEMM.
+    pub fn forward_with(
         &self,
         inputs: &[View],
         outputs: &mut [ViewMut],
         scratch: &mut Scratch,
+        wino: Option<&WinogradWeights>,
     ) -> Result<()> {
         let (inputs, residual) = match (self.epilogue.residual, inputs.split_last()) {
             (true, Some((r, rest))) => (rest, Some(r.data)),
@@ -491,6 +532,13 @@ impl Convolution {
         fill_bias(y.data, bias.map(|b| b.data), filters, out_size);
         let beta = if bias.is_some() { 1.0 } else { 0.0 };
 
+        if let Some(u) =
+            wino.filter(|u| winograd::AVAILABLE && u.channels == channels && u.filters == filters)
+        {
+            winograd::conv3x3(x.data, u, y.data, &winograd_dims(&g, batch), scratch);
+            epilogue.apply(y.data, residual);
+            return Ok(());
+        }
         if groups > 1 && cg == 1 {
             depthwise(x.data, w.data, y.data, channels, fg, &g, scratch);
             epilogue.apply(y.data, residual);
@@ -570,6 +618,16 @@ impl Convolution {
         (2 * numel(y) as u64)
             .saturating_mul(channels_per_group as u64)
             .saturating_mul(self.window.kernel_volume() as u64)
+    }
+}
+
+fn winograd_dims(g: &Geom, batch: usize) -> winograd::Dims {
+    winograd::Dims {
+        batch,
+        h: g.input[1],
+        w: g.input[2],
+        pad_h: g.pad[1],
+        pad_w: g.pad[2],
     }
 }
 
@@ -1631,7 +1689,7 @@ impl Operator for ConvOp {
         scratch: &mut Scratch,
     ) -> Result<()> {
         match self {
-            ConvOp::Convolution(c) => c.forward(inputs, outputs, scratch),
+            ConvOp::Convolution(c) => c.forward_with(inputs, outputs, scratch, None),
             ConvOp::Deconvolution(d) => d.forward(inputs, outputs, scratch),
             ConvOp::UpSampling(u) => u.forward(inputs, outputs, scratch),
         }

@@ -43,6 +43,7 @@ pub mod rnn;
 pub mod sequence;
 pub mod shape;
 pub mod transformer;
+pub mod winograd;
 
 /// What an operator input slot holds. The JSON does not say; the operator definition does
 /// (spec §2.6).

@@ -106,10 +106,15 @@ pub fn run_case(dir: &Path) -> Outcome {
 
 /// Runs every case of a group, prints a line per case, and fails listing all failures.
 pub fn run_group(group: &str) {
+    run_group_with(group, &mut |m, inputs| m.run(inputs));
+}
+
+/// [`run_group`] with the forward pass done by `run`.
+pub fn run_group_with(group: &str, run: &mut Runner) {
     let cases = cases(group);
     let mut failures = Vec::new();
     for dir in &cases {
-        let o = run_case(dir);
+        let o = run_case_with(dir, run);
         println!(
             "{} {:<50} {}",
             if o.ok { "ok  " } else { "FAIL" },

@@ -2,6 +2,12 @@
 //!
 //! Buffers are allocated once per plan (one `Vec<f32>` per slot) and reused on every run;
 //! kernels get a shared [`Scratch`] that stops growing after the first run.
+//!
+//! Prepared data: 3×3 convolutions that run Winograd ([`crate::ops::winograd`]) get their
+//! transformed weights computed once, on the first run, and kept per plan step (16/9 to 36/9 of
+//! the weight's size). The switch: [`winograd_default`] (the environment variable
+//! `MXNET_WEB_WINOGRAD=0` turns it off for the process) and [`CpuExecutable::with_winograd`]
+//! (`Model::set_winograd`).
 
 pub mod gemm;
 pub mod pool;
@@ -10,7 +16,9 @@ use std::collections::BTreeMap;
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::graph::Graph;
-use crate::ops::Scratch;
+use crate::ops::conv::ConvOp;
+use crate::ops::winograd::WinogradWeights;
+use crate::ops::{Op, Scratch};
 use crate::plan::{Plan, Source, Value};
 use crate::tensor::{numel, Tensor, View, ViewMut};
 
@@ -20,16 +28,59 @@ pub struct CpuExecutable {
     pub plan: Plan,
     buffers: Vec<Vec<f32>>,
     scratch: Scratch,
+    /// Whether 3×3 convolutions may use Winograd.
+    winograd: bool,
+    /// Per step: its Winograd weights (None: the op's own kernel). Empty until the first run.
+    prepared: Vec<Option<WinogradWeights>>,
+}
+
+/// Whether Winograd is on by default: yes, unless the environment variable
+/// `MXNET_WEB_WINOGRAD` is `0`, `off` or `false` (read once per process; natively only).
+pub fn winograd_default() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        !matches!(
+            std::env::var("MXNET_WEB_WINOGRAD").as_deref(),
+            Ok("0" | "off" | "false")
+        )
+    })
 }
 
 impl CpuExecutable {
     pub fn new(plan: Plan) -> CpuExecutable {
+        Self::with_winograd(plan, winograd_default())
+    }
+
+    /// [`CpuExecutable::new`] with Winograd convolution on or off.
+    pub fn with_winograd(plan: Plan, winograd: bool) -> CpuExecutable {
         let buffers = plan.slot_sizes.iter().map(|&n| vec![0.0f32; n]).collect();
         CpuExecutable {
             plan,
             buffers,
             scratch: Scratch::default(),
+            winograd,
+            prepared: Vec::new(),
         }
+    }
+
+    /// Computes the steps' prepared data (once): Winograd weights for the convolutions whose
+    /// weight is a parameter and whose shape Winograd suits.
+    fn prepare(&mut self, graph: &Graph, params: &BTreeMap<usize, Tensor>) {
+        self.prepared = (self.plan.steps.iter())
+            .map(
+                |step| match (graph.nodes[step.node].op(), &step.inputs[..]) {
+                    (Some(Op::Conv(ConvOp::Convolution(c))), [x, w, ..]) if self.winograd => {
+                        match w.source {
+                            Source::Param(id) => {
+                                c.winograd_weights(&x.shape, &params.get(&id)?.data)
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                },
+            )
+            .collect();
     }
 
     /// Runs the plan. `inputs` are in the model's input order and must have the planned shapes.
@@ -56,12 +107,18 @@ impl CpuExecutable {
             }
         }
 
+        if crate::ops::winograd::AVAILABLE && self.prepared.len() != self.plan.steps.len() {
+            self.prepare(graph, params);
+        }
         let Self {
             plan,
             buffers,
             scratch,
+            prepared,
+            ..
         } = self;
-        for step in &plan.steps {
+        for (i, step) in plan.steps.iter().enumerate() {
+            let wino = prepared.get(i).and_then(Option::as_ref);
             let node = &graph.nodes[step.node];
             let op = node.op().ok_or_else(|| {
                 Error::Backend(format!("planner scheduled variable '{}'", node.name))
@@ -94,7 +151,12 @@ impl CpuExecutable {
                         data: &mut b[..numel(&v.shape)],
                     })
                     .collect();
-                op.forward(&in_views, &mut out_views, scratch)
+                match (op, wino) {
+                    (Op::Conv(ConvOp::Convolution(c)), Some(u)) => {
+                        c.forward_with(&in_views, &mut out_views, scratch, Some(u))
+                    }
+                    _ => op.forward(&in_views, &mut out_views, scratch),
+                }
             };
             for (v, b) in step.outputs.iter().zip(out_bufs) {
                 if let Source::Slot(s) = v.source {
