@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 import { compareOutputs, MODEL_CASES } from "./compare.mjs";
-import { parseNpy } from "./npy.mjs";
+import { loadCase } from "./fixture-files.mjs";
 import { startServer } from "./server.mjs";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../..");
@@ -20,23 +20,6 @@ await access(WASM).catch(() => {
 });
 const { default: init, Model, wasmMemoryBytes } = await import("../../pkg/index.js");
 
-/** A fixture case: case.json, its files' paths, inputs and MXNet's outputs. */
-async function loadCase(dir) {
-  const abs = path.join(ROOT, dir);
-  const spec = JSON.parse(await readFile(path.join(abs, "case.json"), "utf8"));
-  const inputs = {};
-  for (const { name, file } of spec.inputs) inputs[name] = parseNpy(await readFile(path.join(abs, file)));
-  const outputs = await Promise.all(spec.outputs.map(async (f) => parseNpy(await readFile(path.join(abs, f)))));
-  return {
-    dir: abs,
-    spec,
-    symbolPath: path.join(abs, spec.symbol),
-    paramsPath: path.join(abs, spec.params),
-    inputNames: spec.inputs.map((i) => i.name),
-    inputs,
-    outputs,
-  };
-}
 
 /** Runs a model on a case's inputs and asserts MXNet's outputs within the case's tolerances. */
 async function assertMatchesMxnet(model, c) {

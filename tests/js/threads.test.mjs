@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { compareOutputs } from "./compare.mjs";
-import { parseNpy } from "./npy.mjs";
+import { loadCase } from "./fixture-files.mjs";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../..");
 await access(path.join(ROOT, "pkg/wasm-mt/mxnet_web_bg.wasm")).catch(() => {
@@ -23,14 +23,6 @@ const { default: init, Model, setThreads, threads } = await import("../../pkg/in
 // and a small one (tests/fixtures/models).
 const CASES = ["tests/fixtures/big/mobilenetv2_1_0", "tests/fixtures/big/resnet18_v1", "tests/fixtures/models/tiny_mobilenetv2"];
 
-async function loadCase(dir) {
-  const abs = path.join(ROOT, dir);
-  const spec = JSON.parse(await readFile(path.join(abs, "case.json"), "utf8"));
-  const inputs = {};
-  for (const { name, file } of spec.inputs) inputs[name] = parseNpy(await readFile(path.join(abs, file)));
-  const outputs = await Promise.all(spec.outputs.map(async (f) => parseNpy(await readFile(path.join(abs, f)))));
-  return { abs, spec, inputs, outputs };
-}
 
 describe("threads (issue 9)", { timeout: 300_000 }, () => {
   test("setThreads validates, threads() reports the count, and setThreads after init throws", async () => {
@@ -53,8 +45,8 @@ describe("threads (issue 9)", { timeout: 300_000 }, () => {
       assert.equal(threads(), 2);
       const c = await loadCase(dir);
       const model = await Model.fromBytes(
-        await readFile(path.join(c.abs, c.spec.symbol), "utf8"),
-        await readFile(path.join(c.abs, c.spec.params)),
+        await readFile(c.symbolPath, "utf8"),
+        await readFile(c.paramsPath),
         { backend: "cpu", inputs: c.spec.inputs.map((i) => i.name) },
       );
       try {
