@@ -1883,21 +1883,9 @@ pub(crate) mod tests {
                 .enumerate()
                 .map(|(j, s)| gen(s, j + i))
                 .collect();
-            let run = |t| {
-                crate::backend::cpu::pool::with_threads(t, || {
-                    run_op("Convolution", &attrs, &shapes, &values).unwrap().1
-                })
-            };
-            let one = run(1);
-            for t in [2, 3, 4] {
-                let many = run(t);
-                assert!(
-                    one.iter()
-                        .zip(&many)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "case {i}: {t} threads differ from 1"
-                );
-            }
+            crate::backend::cpu::pool::assert_thread_count_invariant(&format!("case {i}"), || {
+                run_op("Convolution", &attrs, &shapes, &values).unwrap().1
+            });
         }
     }
 

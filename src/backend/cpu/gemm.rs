@@ -526,23 +526,11 @@ mod tests {
                 MatRef::row_major(&b_data, n)
             };
             let c0 = values(m * (n + 3), 9);
-            let run = |threads| {
-                super::super::pool::with_threads(threads, || {
-                    let mut c = c0.clone();
-                    gemm(m, k, n, 1.0, a, b, beta, &mut c, n + 3);
-                    c
-                })
-            };
-            let one = run(1);
-            for t in [2, 3, 4] {
-                let many = run(t);
-                assert!(
-                    one.iter()
-                        .zip(&many)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "{m}x{k}x{n}, {t} threads differ from 1"
-                );
-            }
+            super::super::pool::assert_thread_count_invariant(&format!("{m}x{k}x{n}"), || {
+                let mut c = c0.clone();
+                gemm(m, k, n, 1.0, a, b, beta, &mut c, n + 3);
+                c
+            });
         }
     }
 

@@ -426,6 +426,24 @@ pub(crate) fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Test helper: asserts that `run(threads)` gives bit-identical values on 2, 3 and 4 threads as
+/// on one (the kernels' splits must not change any element's sequence of operations).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) fn assert_thread_count_invariant(what: &str, run: impl Fn() -> Vec<f32>) {
+    let one = with_threads(1, &run);
+    for t in [2, 3, 4] {
+        let many = with_threads(t, &run);
+        assert!(
+            one.len() == many.len()
+                && one
+                    .iter()
+                    .zip(&many)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{what}: {t} threads differ from 1"
+        );
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
