@@ -26,7 +26,7 @@ fn main() {
 }
 
 /// Removes `// …` and `/* … */` comments (WGSL has no string literals, so no quoting to respect)
-/// and each line's leading and trailing blanks; keeps every line break.
+/// and needless blanks ([`tighten`]); keeps every line break, so WGSL errors name source lines.
 fn strip_comments(source: &str) -> String {
     let mut code = String::with_capacity(source.len());
     let mut chars = source.chars().peekable();
@@ -64,11 +64,38 @@ fn strip_comments(source: &str) -> String {
             _ => code.push(c),
         }
     }
-    let mut lines: Vec<&str> = code.split('\n').map(str::trim).collect();
-    while lines.last() == Some(&"") {
+    let mut lines: Vec<String> = code.split('\n').map(tighten).collect();
+    while lines.last().is_some_and(String::is_empty) {
         lines.pop();
     }
     let mut stripped = lines.join("\n");
     stripped.push('\n');
     stripped
+}
+
+/// One line without its leading and trailing blanks, nor the blanks beside `{ } ( ) [ ] ; , : =`,
+/// except where dropping one would join two operator characters into another token
+/// (`vec4<f32> = x` must not become `>=`); blanks between operators stay (`a / *p`, `a - -b`).
+fn tighten(line: &str) -> String {
+    const TIGHT: &[char] = &['{', '}', '(', ')', '[', ']', ';', ',', ':', '='];
+    const OPERATOR: &[char] = &['<', '>', '!', '=', '+', '-', '*', '/', '%', '&', '|', '^'];
+    let mut out = String::with_capacity(line.len());
+    let mut pending_blank = false;
+    for c in line.trim().chars() {
+        if c == ' ' || c == '\t' {
+            pending_blank = true;
+            continue;
+        }
+        if pending_blank {
+            let prev = out.chars().last().unwrap_or(' ');
+            let droppable = (TIGHT.contains(&c) || TIGHT.contains(&prev))
+                && !(OPERATOR.contains(&prev) && OPERATOR.contains(&c));
+            if !droppable {
+                out.push(' ');
+            }
+        }
+        pending_blank = false;
+        out.push(c);
+    }
+    out
 }
