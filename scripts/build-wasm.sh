@@ -72,7 +72,8 @@ build_variant() {
 # std's `optimize_for_size` feature (smaller sorting, formatting and collection code): 18.6 KB
 # less gzipped than the prebuilt std (the threaded module: 453.1 -> 434.5 KB), which is what lets
 # the Winograd path (src/ops/winograd.rs) into the package. The kernels do not call into std on
-# their hot paths, so speed is unchanged.
+# their hot paths: measured in Node (1 thread, same source, prebuilt vs rebuilt std, noisy
+# machine) resnet18_v1 min 174 vs 170 ms, mobilenetv2_1.0 42 vs 42 ms.
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   echo "== rustup toolchain install nightly (the wasm builds rebuild std: -Z build-std)"
   rustup toolchain install nightly --profile minimal >/dev/null
