@@ -46,7 +46,7 @@ pub(crate) fn lower(l: &mut Lowering, op: &RnnOp, ins: &[Operand], outs: &[Opera
     let gh = g * h;
     let ld = op.layers * d;
     let zero_h = h0.numel() != ld * n * p;
-    let zero_c = c0.is_none_or(|c| c.numel() != ld * n * h);
+    let zero_c = c0.map_or(true, |c| c.numel() != ld * n * h);
 
     let gx_len = d * t_len * n * gh;
     let gr_off = gx_len;
