@@ -426,8 +426,8 @@ pub(crate) fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// Test helper: asserts that `run(threads)` gives bit-identical values on 2, 3 and 4 threads as
-/// on one (the kernels' splits must not change any element's sequence of operations).
+/// Test helper: asserts that `run()` gives bit-identical values with the thread count set to 2, 3
+/// and 4 as with 1 (the kernels' splits must not change any element's sequence of operations).
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) fn assert_thread_count_invariant(what: &str, run: impl Fn() -> Vec<f32>) {
     let one = with_threads(1, &run);
