@@ -135,6 +135,43 @@ fn conv_igemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
     }
 }
 
+// A pointwise convolution of one column (one image, one output position: a classifier head
+// after global pooling) is a matrix–vector product, where conv_igemm's 64-column tiles would leave
+// 63 of every 64 columns idle. As gemm.wgsl's gemv: 4 filters per workgroup, 16 threads sharing
+// each filter's dot product over consecutive weights, partial sums added in workgroup memory.
+var<workgroup> partial: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn conv_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = p.group_base + wg.z;
+    let row = wg.x * 4u + lid / 16u;
+    let lane = lid % 16u;
+    let kdim = p.cg * p.k_size;
+    let x_base = p.x_off + g * p.cg * p.in_size;
+    let w_row = p.w_off + (wg.z * p.fg + row) * kdim;
+    var acc = 0.0;
+    if (row < p.m) {
+        for (var k = lane; k < kdim; k += 16u) {
+            acc = fma(in1[w_row + k], in0[x_base + k * p.in_size], acc);
+        }
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    if (lane != 0u || row >= p.m) {
+        return;
+    }
+    var v = 0.0;
+    for (var i = 0u; i < 16u; i++) {
+        v += partial[lid + i];
+    }
+    let oc = g * p.fg + p.f_base + row;
+    if (p.has_bias == 1u) {
+        v += in2[p.bias_off + oc];
+    }
+    // Image 0, output position 0: the output index is the channel.
+    out0[p.out_off + oc] = epilogue(v, oc);
+}
+
 // Depthwise (C/G = 1): one thread per output element, summing its taps directly.
 @compute @workgroup_size(256)
 fn conv_depthwise(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -100,3 +100,53 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
 }
 
+
+// Matrix–vector products (m = 1 or n = 1: FullyConnected at batch 1, dot with a vector), where
+// gemm's 64×64 tiles would leave 63 of every 64 rows or columns idle. Each workgroup computes 4
+// outputs; 16 threads share each output's dot product, reading consecutive elements of K (so a
+// contiguous weight row is read in 64-byte runs), and add their partial sums through workgroup
+// memory. With m = 1 the outputs run along n, with n = 1 along m.
+var<workgroup> partial: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let batch = wg.z;
+    let along_n = p.m == 1u;
+    let outputs = select(p.m, p.n, along_n);
+    let o = wg.x * 4u + lid / 16u;
+    let lane = lid % 16u;
+    let a_base = p.a_off + batch * p.a_bs;
+    let b_base = p.b_off + batch * p.b_bs;
+    var acc = 0.0;
+    if (o < outputs) {
+        if (along_n) {
+            for (var k = lane; k < p.k; k += 16u) {
+                acc = fma(in0[a_base + k * p.a_cs], in1[b_base + k * p.b_rs + o * p.b_cs], acc);
+            }
+        } else {
+            for (var k = lane; k < p.k; k += 16u) {
+                acc = fma(in0[a_base + o * p.a_rs + k * p.a_cs], in1[b_base + k * p.b_rs], acc);
+            }
+        }
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    if (lane != 0u || o >= outputs) {
+        return;
+    }
+    var v = 0.0;
+    for (var i = 0u; i < 16u; i++) {
+        v += partial[lid + i];
+    }
+    let gm = select(o, 0u, along_n);
+    let gn = select(0u, o, along_n);
+    if (p.bias_mode == 1u) {
+        v += in2[p.bias_off + gn];
+    } else if (p.bias_mode == 2u) {
+        v += in2[p.bias_off + gm];
+    }
+    if (p.act == 1u) {
+        v = max(v, 0.0);
+    }
+    out0[p.c_off + batch * p.c_bs + gm * p.c_rs + gn * p.c_cs] = v;
+}

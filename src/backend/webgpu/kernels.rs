@@ -131,8 +131,10 @@ kernels! {
     WHERE = Elementwise::"where_select"(3 -> 1);
     // gemm.wgsl
     GEMM = Gemm::"gemm"(3 -> 1);
+    GEMV = Gemm::"gemv"(3 -> 1);
     // conv.wgsl
     CONV = Conv::"conv_igemm"(4 -> 1);
+    CONV_GEMV = Conv::"conv_gemv"(4 -> 1);
     CONV_DEPTHWISE = Conv::"conv_depthwise"(4 -> 1);
     DECONV = Conv::"deconv"(3 -> 1);
     // pool.wgsl

@@ -6,7 +6,7 @@ use crate::ops::conv::{ConvOp, Convolution, Deconvolution, Geom, SampleType, UpS
 use crate::ops::epilogue::{Epilogue, FusedAct};
 
 use super::{batch_pieces, copy_uniform, strides, BufRef, Lowering, Operand};
-use crate::backend::webgpu::kernels::{CONV, CONV_DEPTHWISE, DECONV, STRIDED_COPY};
+use crate::backend::webgpu::kernels::{CONV, CONV_DEPTHWISE, CONV_GEMV, DECONV, STRIDED_COPY};
 use crate::backend::webgpu::wgsl::{fit, ConvAct, ConvParams, ConvVariant};
 
 pub(crate) fn lower(
@@ -191,13 +191,23 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
         }
         let n_total = g.batch * g.geom.output_size();
         let tiles_n = n_total.div_ceil(64) as u32;
+        // One column (a classifier head on pooled features): a matrix–vector product, 4 filters
+        // per workgroup, instead of 64-column tiles with one column used.
+        let gemv = pointwise && n_total == 1;
+        let kernel = if gemv { CONV_GEMV } else { CONV };
+        let grid = |rows: usize, z: usize| {
+            if gemv {
+                [rows.div_ceil(4) as u32, 1, z as u32]
+            } else {
+                [tiles_n, rows.div_ceil(64) as u32, z as u32]
+            }
+        };
         if w.layout.chunks() == 1 {
             let offsets = [x_off, 0, y_off, r_off];
             let u = g.uniform(fg, 0, 0, n_total, offsets, bias.is_some(), epilogue)?;
-            let grid = [tiles_n, fg.div_ceil(64) as u32, g.groups as u32];
             let reads = vec![x_buf, w.chunk(0), b_buf, r_buf];
             l.specialized(variant)
-                .dispatch(CONV, u, reads, vec![y_buf], grid)?;
+                .dispatch(kernel, u, reads, vec![y_buf], grid(fg, g.groups))?;
             continue;
         }
         // The weight is split into slabs of whole filters: one dispatch per (slab, group)
@@ -219,10 +229,9 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
                     bias.is_some(),
                     epilogue,
                 )?;
-                let grid = [tiles_n, (hi - lo).div_ceil(64) as u32, 1];
                 let reads = vec![x_buf, w.chunk(j), b_buf, r_buf];
                 l.specialized(variant)
-                    .dispatch(CONV, u, reads, vec![y_buf], grid)?;
+                    .dispatch(kernel, u, reads, vec![y_buf], grid(hi - lo, 1))?;
             }
         }
     }

@@ -4,7 +4,7 @@ use crate::error::{fmt_shape, Error, Result};
 use crate::ops::dense::{DenseOp, Dot, FullyConnected};
 
 use super::{BufRef, Lowering, Operand};
-use crate::backend::webgpu::kernels::GEMM;
+use crate::backend::webgpu::kernels::{GEMM, GEMV};
 use crate::backend::webgpu::wgsl::{fit, GemmParams};
 
 /// One GEMM operand: (offset, row stride, column stride, batch stride) in elements.
@@ -51,6 +51,11 @@ pub(crate) fn gemm(
         bias_off: fit(bias_off)?,
         ..Default::default()
     };
+    if m == 1 || n == 1 {
+        // A matrix–vector product: 4 outputs per workgroup (gemm.wgsl's `gemv`).
+        let grid = [m.max(n).div_ceil(4) as u32, 1, batch as u32];
+        return l.dispatch(GEMV, u, vec![a.0, b.0, bias_buf], vec![c.0], grid);
+    }
     let grid = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batch as u32];
     l.dispatch(GEMM, u, vec![a.0, b.0, bias_buf], vec![c.0], grid)
 }
