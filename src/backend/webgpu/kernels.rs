@@ -78,7 +78,7 @@ families! {
     Copy => "copy.wgsl" [CopyParams],
     Elementwise => "elementwise.wgsl" [ElementwiseParams, Unary, Binary, MapCode],
     Gemm => "gemm.wgsl" [GemmParams],
-    Conv => "conv.wgsl" [ConvParams, ConvAct, ConvVariant],
+    Conv => "conv.wgsl" [ConvParams, ConvAct, ConvVariant, ConvTiling],
     Pool => "pool.wgsl" [PoolParams, PoolMode],
     Norm => "norm.wgsl" [NormParams],
     Softmax => "softmax.wgsl" [SoftmaxParams, SoftmaxFlags],

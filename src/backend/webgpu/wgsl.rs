@@ -708,6 +708,17 @@ wgsl_consts! {
         POINTWISE = 8,
     }
 
+    /// The work of one workgroup or thread of conv.wgsl's kernels, which the lowering sizes its
+    /// grids by (the shader asserts the values its code is written for).
+    pub struct ConvTiling as "CONV" {
+        /// conv_igemm: filters and output positions per workgroup (a square tile).
+        TILE = 64,
+        /// conv_gemv: filters per workgroup.
+        GEMV_ROWS = 4,
+        /// conv_depthwise: consecutive outputs of one row per thread.
+        DW_RUN = 4,
+    }
+
     /// The fused activation in conv.wgsl's `OP` (`FusedAct` in src/ops/epilogue.rs).
     pub struct ConvAct as "ACT" {
         NONE = 0,

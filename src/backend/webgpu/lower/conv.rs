@@ -7,7 +7,7 @@ use crate::ops::epilogue::{Epilogue, FusedAct};
 
 use super::{batch_pieces, copy_uniform, strides, BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{CONV, CONV_DEPTHWISE, CONV_GEMV, DECONV, STRIDED_COPY};
-use crate::backend::webgpu::wgsl::{fit, ConvAct, ConvParams, ConvVariant};
+use crate::backend::webgpu::wgsl::{fit, ConvAct, ConvParams, ConvTiling, ConvVariant};
 
 pub(crate) fn lower(
     l: &mut Lowering,
@@ -177,7 +177,10 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
         let ((x_buf, x_off), (y_buf, y_off)) = (piece.slabs[0], piece.slabs[1]);
         let (r_buf, r_off) = piece.slabs.get(2).copied().unwrap_or((BufRef::Dummy, 0));
         if depthwise {
-            let n = g.batch * g.filters * g.geom.output_size();
+            // One thread per run of outputs along a row.
+            let [out_d, out_h, out_w] = g.geom.output;
+            let n =
+                g.batch * g.filters * out_d * out_h * out_w.div_ceil(ConvTiling::DW_RUN as usize);
             let offsets = [x_off, 0, y_off, r_off];
             let u = g.uniform(fg, 0, 0, n, offsets, bias.is_some(), epilogue)?;
             l.specialized(pipeline_variant(epilogue)).linear(
@@ -190,16 +193,21 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
             continue;
         }
         let n_total = g.batch * g.geom.output_size();
-        let tiles_n = n_total.div_ceil(64) as u32;
-        // One column (a classifier head on pooled features): a matrix–vector product, 4 filters
-        // per workgroup, instead of 64-column tiles with one column used.
+        let tile = ConvTiling::TILE as usize;
+        let tiles_n = n_total.div_ceil(tile) as u32;
+        // One column (a classifier head on pooled features): a matrix–vector product, a few
+        // filters per workgroup, instead of 64-column tiles with one column used.
         let gemv = pointwise && n_total == 1;
         let kernel = if gemv { CONV_GEMV } else { CONV };
         let grid = |rows: usize, z: usize| {
             if gemv {
-                [rows.div_ceil(4) as u32, 1, z as u32]
+                [
+                    rows.div_ceil(ConvTiling::GEMV_ROWS as usize) as u32,
+                    1,
+                    z as u32,
+                ]
             } else {
-                [tiles_n, rows.div_ceil(64) as u32, z as u32]
+                [tiles_n, rows.div_ceil(tile) as u32, z as u32]
             }
         };
         if w.layout.chunks() == 1 {
