@@ -505,13 +505,14 @@ impl Model {
         }
     }
 
-    /// Times each step of a WebGPU forward pass (one submit and wait per step, so the total is
-    /// larger than a normal run's). `None` on the CPU backend.
+    /// Times each step of a WebGPU forward pass: GPU timestamps where the device has
+    /// `timestamp-query`, else one submit and wait per step (so the total is larger than a
+    /// normal run's). `None` on the CPU backend.
     #[cfg(all(feature = "webgpu", not(target_arch = "wasm32")))]
     pub fn profile_blocking(
         &mut self,
         inputs: &[Tensor],
-    ) -> Result<Option<Vec<(String, std::time::Duration)>>> {
+    ) -> Result<Option<crate::backend::webgpu::Profile>> {
         self.run(inputs)?;
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
         let refs: Vec<&Tensor> = inputs.iter().collect();

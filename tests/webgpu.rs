@@ -14,7 +14,9 @@ mod common;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use mxnet_web::backend::webgpu::{GpuContext, GpuOptions, GpuWeights, WebGpuExecutable};
+use mxnet_web::backend::webgpu::{
+    GpuContext, GpuOptions, GpuWeights, ProfileClock, WebGpuExecutable,
+};
 use mxnet_web::format::params::{write_params, NDArray, RecordVersion};
 use mxnet_web::plan::build_plan;
 use mxnet_web::{BindOptions, DType, Model, Tensor};
@@ -372,6 +374,43 @@ fn counters_and_reuse() {
     );
 }
 
+/// The profile names every plan step once, in order, with its kernels, and leaves the
+/// executable usable; with timestamp queries (llvmpipe has them) the steps are GPU-timed.
+#[test]
+fn profile_times_every_step() {
+    let Some(ctx) = context() else { return };
+    let dir = common::fixtures_dir().join("models").join("tiny_resnet");
+    let (case, inputs) = common::case_inputs(&dir).expect("case");
+    let model = common::load_case(&dir, &case).expect("load");
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+    let plan = build_plan(model.bound(), &shapes).expect("plan");
+    let steps = plan.steps.len();
+    let weights = GpuWeights::upload_blocking(model.bound(), ctx).expect("upload");
+    let mut exe = WebGpuExecutable::with_weights_blocking(plan, &model.bound().graph, weights)
+        .expect("build");
+    let refs: Vec<&Tensor> = inputs.iter().collect();
+    let before = exe.run_blocking(&refs).expect("run");
+    let profile = exe.profile_blocking(&refs).expect("profile");
+    assert!(!profile.steps.is_empty() && profile.steps.len() <= steps);
+    for (label, _) in &profile.steps {
+        assert!(label.starts_with("node '"), "{label}");
+    }
+    assert!(
+        profile.steps.iter().any(|(l, _)| l.contains("conv_igemm[")),
+        "{:?}",
+        profile.steps
+    );
+    let total: std::time::Duration = profile.steps.iter().map(|s| s.1).sum();
+    assert!(total > std::time::Duration::ZERO, "{profile:?}");
+    if ctx.adapter().timestamp_query {
+        assert_eq!(profile.clock, ProfileClock::GpuTimestamps);
+    } else {
+        assert_eq!(profile.clock, ProfileClock::WallPerSubmit);
+    }
+    let after = exe.run_blocking(&refs).expect("run after the profile");
+    assert_eq!(before[0].data, after[0].data);
+}
+
 /// Latency of tests/fixtures/big/resnet18_v1 on the WebGPU backend and on the CPU backend.
 #[test]
 #[ignore]
@@ -409,7 +448,7 @@ fn bench_resnet18() {
     }
     let cpu = t.elapsed() / runs;
     if std::env::var("PROFILE").is_ok() {
-        let mut steps = exe.profile_blocking(&refs).expect("profile");
+        let mut steps = exe.profile_blocking(&refs).expect("profile").steps;
         steps.sort_by_key(|s| std::cmp::Reverse(s.1));
         for (label, t) in steps.iter().take(25) {
             println!("{t:>12.3?}  {label}");

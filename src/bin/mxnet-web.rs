@@ -128,7 +128,8 @@ struct BenchArgs {
     /// Untimed warm-up runs.
     #[arg(long, default_value_t = 3)]
     warmup: usize,
-    /// WebGPU: also time every step (wall time of one submit per step) and list the slowest.
+    /// WebGPU: also time every step and list the slowest (GPU timestamps where the adapter has
+    /// `timestamp-query`, else the host time of one submit per step).
     #[arg(long)]
     profile: bool,
 }
@@ -582,12 +583,13 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     #[cfg(feature = "webgpu")]
     if let Some(a) = model.gpu_adapter() {
         println!(
-            "adapter {} ({}, {}; max binding {} MiB; shader-f16 {}{})",
+            "adapter {} ({}, {}; max binding {} MiB; shader-f16 {}; timestamp-query {}{})",
             a.name,
             a.backend,
             a.driver,
             a.max_binding_bytes >> 20,
             if a.shader_f16 { "yes" } else { "no" },
+            if a.timestamp_query { "yes" } else { "no" },
             if a.software {
                 "; software renderer"
             } else {
@@ -606,11 +608,18 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     #[cfg(feature = "webgpu")]
     if a.profile {
         match model.profile_blocking(&inputs)? {
-            Some(mut steps) => {
+            Some(profile) => {
+                let mut steps = profile.steps;
                 let total: f64 = steps.iter().map(|s| s.1.as_secs_f64()).sum();
-                steps.sort_by(|x, y| y.1.cmp(&x.1));
+                steps.sort_by_key(|s| std::cmp::Reverse(s.1));
+                let clock = match profile.clock {
+                    mxnet_web::backend::webgpu::ProfileClock::GpuTimestamps => "GPU timestamps",
+                    mxnet_web::backend::webgpu::ProfileClock::WallPerSubmit => {
+                        "host time, one submit per step"
+                    }
+                };
                 println!(
-                    "profile: {} steps, {:.2} ms in all (one submit per step); slowest:",
+                    "profile: {} steps, {:.2} ms in all ({clock}); slowest:",
                     steps.len(),
                     total * 1e3
                 );

@@ -35,6 +35,8 @@ pub struct AdapterSummary {
     /// The device was created with `shader-f16` (requested whenever the adapter has it; the
     /// kernels are f32 today, f16 storage is the planned use).
     pub shader_f16: bool,
+    /// The device was created with `timestamp-query`: profiles time steps on the GPU.
+    pub timestamp_query: bool,
     /// The adapter renders on the CPU (SwiftShader, llvmpipe, lavapipe, or any adapter the
     /// platform marks as a fallback/CPU device): slower than the CPU backend, so `auto` skips it.
     pub software: bool,
@@ -151,8 +153,10 @@ impl GpuContext {
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("mxnet-web"),
                 // Everything is f32 today; shader-f16 is requested when present so that f16
-                // kernels can be added without changing how devices are made.
-                required_features: adapter.features() & wgpu::Features::SHADER_F16,
+                // kernels can be added without changing how devices are made. Timestamp queries
+                // serve `profile_blocking` (per-step GPU times) where the adapter has them.
+                required_features: adapter.features()
+                    & (wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY),
                 required_limits: adapter_limits.clone(),
                 ..Default::default()
             })
@@ -212,6 +216,7 @@ impl GpuContext {
             max_buffer_bytes: limits.max_buffer_size,
             max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
             shader_f16: device.features().contains(wgpu::Features::SHADER_F16),
+            timestamp_query: device.features().contains(wgpu::Features::TIMESTAMP_QUERY),
             software: is_software_adapter(info.device_type, &info.name),
         };
         let exec_limits = ExecLimits {

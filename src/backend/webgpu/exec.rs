@@ -146,6 +146,26 @@ pub struct BuildStats {
     pub kernels: u64,
 }
 
+/// Per-step times of one forward pass ([`WebGpuExecutable::profile_blocking`]).
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// How the steps were timed.
+    pub clock: ProfileClock,
+    /// (step label: node, op and kernels with their grids; time), in plan order.
+    pub steps: Vec<(String, std::time::Duration)>,
+}
+
+/// The clock behind a [`Profile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileClock {
+    /// GPU timestamps around each step's compute passes (the `timestamp-query` feature), all
+    /// steps in one submission.
+    GpuTimestamps,
+    /// Host time of one submit-and-wait per step (the device has no timestamp queries), which
+    /// includes the submission overhead.
+    WallPerSubmit,
+}
+
 /// What the last [`WebGpuExecutable::run`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunStats {
@@ -738,17 +758,15 @@ impl WebGpuExecutable {
         Ok(tensors)
     }
 
-    /// Runs the plan once with one submission per step and returns each step's wall time
-    /// (native only; for finding slow kernels, not for measuring throughput).
+    /// Runs the plan once more and times each step (native only; for finding slow kernels, not
+    /// for measuring throughput). With the device's `timestamp-query` feature each step's
+    /// compute passes carry GPU timestamps and the whole forward is one submission (copies
+    /// between passes are not timed); without it, each step is its own submit-and-wait, timed
+    /// on the host.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn profile_blocking(
-        &mut self,
-        inputs: &[&Tensor],
-    ) -> Result<Vec<(String, std::time::Duration)>> {
+    pub fn profile_blocking(&mut self, inputs: &[&Tensor]) -> Result<Profile> {
         self.run_blocking(inputs)?;
-        let device = self.ctx.device().clone();
-        let mut stats = RunStats::default();
-        let mut times = Vec::new();
+        let mut steps = Vec::new();
         let mut start = 0;
         while start < self.commands.len() {
             let step = command_step(&self.commands[start]);
@@ -756,15 +774,6 @@ impl WebGpuExecutable {
             while end < self.commands.len() && command_step(&self.commands[end]) == step {
                 end += 1;
             }
-            let t = std::time::Instant::now();
-            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("profile"),
-            });
-            self.encode(&mut encoder, start..end, &mut stats);
-            self.ctx.queue().submit(Some(encoder.finish()));
-            device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
             let kernels: Vec<String> = self.commands[start..end]
                 .iter()
                 .filter_map(|c| match c {
@@ -774,13 +783,181 @@ impl WebGpuExecutable {
                     _ => None,
                 })
                 .collect();
-            times.push((
-                format!("{} [{}]", self.step_labels[step], kernels.join(", ")),
-                t.elapsed(),
-            ));
+            let label = format!("{} [{}]", self.step_labels[step], kernels.join(", "));
+            steps.push((label, start..end));
             start = end;
         }
-        Ok(times)
+        let device = self.ctx.device().clone();
+        let passes: usize = steps
+            .iter()
+            .map(|(_, r)| self.dispatch_runs(r.clone()))
+            .sum();
+        if device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
+            && 2 * passes <= wgpu::QUERY_SET_MAX_QUERIES as usize
+        {
+            return self.profile_with_timestamps(&device, steps, passes);
+        }
+        let mut stats = RunStats::default();
+        let mut times = Vec::with_capacity(steps.len());
+        for (label, range) in steps {
+            let t = std::time::Instant::now();
+            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("profile"),
+            });
+            self.encode(&mut encoder, range, &mut stats);
+            self.ctx.queue().submit(Some(encoder.finish()));
+            device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
+            times.push((label, t.elapsed()));
+        }
+        Ok(Profile {
+            clock: ProfileClock::WallPerSubmit,
+            steps: times,
+        })
+    }
+
+    /// The number of compute passes `encode` opens for `range` (one per run of dispatches).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn dispatch_runs(&self, range: std::ops::Range<usize>) -> usize {
+        let mut runs = 0;
+        let mut in_run = false;
+        for cmd in &self.commands[range] {
+            let dispatch = matches!(cmd, Command::Dispatch { .. });
+            if dispatch && !in_run {
+                runs += 1;
+            }
+            in_run = dispatch;
+        }
+        runs
+    }
+
+    /// [`Self::profile_blocking`] with GPU timestamps: a begin and an end timestamp around every
+    /// compute pass, resolved and read back after one submission.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn profile_with_timestamps(
+        &self,
+        device: &wgpu::Device,
+        steps: Vec<(String, std::ops::Range<usize>)>,
+        passes: usize,
+    ) -> Result<Profile> {
+        let queries = (2 * passes).max(2) as u32;
+        let query_set = device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile timestamps"),
+            ty: wgpu::QueryType::Timestamp,
+            count: queries,
+        });
+        let bytes = u64::from(queries) * 8;
+        let resolved = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile timestamps (resolved)"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile timestamps (readback)"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("profile"),
+        });
+        // The query pairs of each step's passes.
+        let mut step_queries: Vec<std::ops::Range<u32>> = Vec::with_capacity(steps.len());
+        let mut next = 0u32;
+        for (_, range) in &steps {
+            let first = next;
+            let mut pass: Option<wgpu::ComputePass> = None;
+            for cmd in &self.commands[range.clone()] {
+                match cmd {
+                    Command::Dispatch {
+                        pipeline,
+                        bind_group,
+                        groups,
+                        ..
+                    } => {
+                        let p = pass.get_or_insert_with(|| {
+                            let writes = wgpu::ComputePassTimestampWrites {
+                                query_set: &query_set,
+                                beginning_of_pass_write_index: Some(next),
+                                end_of_pass_write_index: Some(next + 1),
+                            };
+                            next += 2;
+                            encoder
+                                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                                    label: Some("profile"),
+                                    timestamp_writes: Some(writes),
+                                })
+                                .forget_lifetime()
+                        });
+                        p.set_pipeline(pipeline);
+                        p.set_bind_group(0, bind_group, &[]);
+                        p.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                    }
+                    Command::Copy {
+                        src,
+                        src_off,
+                        dst,
+                        dst_off,
+                        size,
+                        ..
+                    } => {
+                        pass = None;
+                        encoder.copy_buffer_to_buffer(src, *src_off, dst, *dst_off, *size);
+                    }
+                }
+            }
+            drop(pass);
+            step_queries.push(first..next);
+        }
+        if next > 0 {
+            encoder.resolve_query_set(&query_set, 0..next, &resolved, 0);
+            encoder.copy_buffer_to_buffer(&resolved, 0, &readback, 0, u64::from(next) * 8);
+        }
+        self.ctx.queue().submit(Some(encoder.finish()));
+        let slice = readback.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
+        let ticks: Vec<u64> = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Backend(format!("reading the timestamps back: {e}")))?;
+            view.chunks_exact(8)
+                .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect()
+        };
+        readback.unmap();
+        if let Some(e) = self.ctx.take_uncaptured() {
+            return Err(Error::Backend(format!("GPU error while profiling: {e}")));
+        }
+        // Nanoseconds per tick.
+        let period = f64::from(self.ctx.queue().get_timestamp_period());
+        let steps = steps
+            .into_iter()
+            .zip(step_queries)
+            .map(|((label, _), q)| {
+                let ticks: u64 = (q.start..q.end)
+                    .step_by(2)
+                    .map(|i| ticks[i as usize + 1].saturating_sub(ticks[i as usize]))
+                    .sum();
+                let label = if q.is_empty() {
+                    format!("{label} (copies only: not timed)")
+                } else {
+                    label
+                };
+                (
+                    label,
+                    std::time::Duration::from_nanos((ticks as f64 * period) as u64),
+                )
+            })
+            .collect();
+        Ok(Profile {
+            clock: ProfileClock::GpuTimestamps,
+            steps,
+        })
     }
 
     fn encode(

@@ -26,4 +26,4 @@ mod probe;
 mod wgsl;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
-pub use exec::{BuildStats, GpuWeights, RunStats, WebGpuExecutable};
+pub use exec::{BuildStats, GpuWeights, Profile, ProfileClock, RunStats, WebGpuExecutable};
