@@ -87,13 +87,10 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
                 continue;
             }
             var v = acc[i][j];
-            if (p.bias_mode == 1u) {
+            if (p.bias_mode == BIAS_PER_COLUMN) {
                 v += in2[p.bias_off + gn];
-            } else if (p.bias_mode == 2u) {
+            } else if (p.bias_mode == BIAS_PER_ROW) {
                 v += in2[p.bias_off + gm];
-            }
-            if (p.act == 1u) {
-                v = max(v, 0.0);
             }
             out0[c_base + gm * p.c_rs + gn * p.c_cs] = v;
         }
@@ -140,13 +137,10 @@ fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     let gm = select(o, 0u, along_n);
     let gn = select(0u, o, along_n);
-    if (p.bias_mode == 1u) {
+    if (p.bias_mode == BIAS_PER_COLUMN) {
         v += in2[p.bias_off + gn];
-    } else if (p.bias_mode == 2u) {
+    } else if (p.bias_mode == BIAS_PER_ROW) {
         v += in2[p.bias_off + gm];
-    }
-    if (p.act == 1u) {
-        v = max(v, 0.0);
     }
     out0[p.c_off + batch * p.c_bs + gm * p.c_rs + gn * p.c_cs] = v;
 }

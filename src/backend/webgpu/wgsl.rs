@@ -390,7 +390,7 @@ wgsl_uniform! {
         m: u32,
         n: u32,
         k: u32,
-        /// 0 none, 1 per column (bias[n]), 2 per row (bias[m]).
+        /// `GemmBias`.
         bias_mode: u32,
         a_off: u32,
         a_rs: u32,
@@ -405,10 +405,9 @@ wgsl_uniform! {
         c_cs: u32,
         c_bs: u32,
         bias_off: u32,
-        /// 0 none, 1 relu applied after the bias.
-        act: u32,
         _pad0: u32,
         _pad1: u32,
+        _pad2: u32,
     }
 }
 
@@ -706,6 +705,15 @@ wgsl_consts! {
         ACT_MASK = 3,
         RESIDUAL = 4,
         POINTWISE = 8,
+    }
+
+    /// gemm.wgsl's `p.bias_mode`: which bias element is added to C[m, n].
+    pub struct GemmBias as "BIAS" {
+        NONE = 0,
+        /// bias[n] (FullyConnected).
+        PER_COLUMN = 1,
+        /// bias[m].
+        PER_ROW = 2,
     }
 
     /// The work of one workgroup or thread of conv.wgsl's kernels, which the lowering sizes its

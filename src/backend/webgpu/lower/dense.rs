@@ -5,7 +5,7 @@ use crate::ops::dense::{DenseOp, Dot, FullyConnected};
 
 use super::{BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{GEMM, GEMV};
-use crate::backend::webgpu::wgsl::{fit, GemmParams};
+use crate::backend::webgpu::wgsl::{fit, GemmBias, GemmParams};
 
 /// One GEMM operand: (offset, row stride, column stride, batch stride) in elements.
 #[derive(Debug, Clone, Copy)]
@@ -16,8 +16,8 @@ pub(crate) struct Mat {
     pub bs: usize,
 }
 
-/// `C = A·B (+ bias)` for `batch` products of `m×k · k×n`. `bias_mode`: 0 none, 1 per column,
-/// 2 per row.
+/// `C = A·B (+ bias)` for `batch` products of `m×k · k×n`; the bias is (buffer, offset,
+/// [`GemmBias`] mode).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm(
     l: &mut Lowering,
@@ -30,7 +30,7 @@ pub(crate) fn gemm(
     if m == 0 || n == 0 || batch == 0 {
         return Ok(());
     }
-    let (bias_buf, bias_off, bias_mode) = bias.unwrap_or((BufRef::Dummy, 0, 0));
+    let (bias_buf, bias_off, bias_mode) = bias.unwrap_or((BufRef::Dummy, 0, GemmBias::NONE));
     let u = GemmParams {
         m: fit(m)?,
         n: fit(n)?,
@@ -149,7 +149,7 @@ fn fully_connected(
                     bs: 0,
                 },
             ),
-            bias_buf.map(|b| (b, rows.start, 1)),
+            bias_buf.map(|b| (b, rows.start, GemmBias::PER_COLUMN)),
         )?;
     }
     Ok(())
