@@ -279,6 +279,13 @@ export class Model {
   run(inputs: RunInputs): Promise<Tensor[]>;
 
   /**
+   * Runs a forward pass and times each of its steps on the GPU with WebGPU timestamp queries,
+   * for finding slow kernels (the steps run as in `run`). Resolves to `null` on the CPU
+   * backend; rejects where the WebGPU device has no `timestamp-query` feature.
+   */
+  profile(inputs: RunInputs): Promise<Profile | null>;
+
+  /**
    * A summary: inputs, outputs, operator counts, parameters; with input shapes (by name or in
    * input order) also the output shapes and FLOPs. Not callable while a `run` is in progress.
    */
@@ -290,6 +297,14 @@ export class Model {
    * progress completes first. Never throws (a model lost in a crash has nothing left to free).
    */
   dispose(): void;
+}
+
+/** Per-step GPU times of one forward pass (`Model.profile`). */
+export interface Profile {
+  /** How the steps were timed: GPU timestamps (in the browser always). */
+  readonly clock: "gpu-timestamps" | "host-per-submit";
+  /** In plan order: the step (node, operator, kernels with their workgroup grids) and its time. */
+  readonly steps: readonly { readonly step: string; readonly ms: number }[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,6 +369,7 @@ export class WorkerModel implements Disposable {
   readonly inputNames: readonly string[];
   readonly outputCount: number;
   run(inputs: RunInputs): Promise<Tensor[]>;
+  profile(inputs: RunInputs): Promise<Profile | null>;
   warmup(shapes: InputShapes): Promise<number>;
   info(shapes?: InputShapes): Promise<ModelInfo>;
   dispose(): void;

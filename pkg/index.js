@@ -610,6 +610,34 @@ export class Model {
   }
 
   /**
+   * Runs a forward pass and times each step of it on the GPU (WebGPU timestamp queries), for
+   * finding slow kernels. Rejects where the device has no `timestamp-query` feature.
+   *
+   * @param {Record<string, import("./index.d.ts").TensorInput> | import("./index.d.ts").TensorInput[] | import("./index.d.ts").TensorInput} inputs
+   *   as `run`
+   * @returns {Promise<import("./index.d.ts").Profile | null>} the steps in plan order; null on
+   *   the CPU backend
+   */
+  async profile(inputs) {
+    const wasm = this.#live();
+    const tensors = this.#collectInputs(inputs);
+    this.#running++;
+    const result = this.#queue.then(() => {
+      this.#checkNotLost();
+      // A package built without the WebGPU backend runs on the CPU only.
+      if (typeof wasm.profile !== "function") return null;
+      return callWasmAsync(() => wasm.profile(tensors));
+    });
+    this.#queue = result.then(
+      () => this.#settled(),
+      () => this.#settled(),
+    );
+    const profile = await result;
+    if (profile === null || profile === undefined) return null;
+    return { clock: profile.clock, steps: Array.from(profile.steps, (s) => ({ step: s.step, ms: s.ms })) };
+  }
+
+  /**
    * A summary of the model; with input shapes, also output shapes and the FLOP count.
    *
    * @param {Record<string, number[]> | number[][]} [shapes] by input name or in input order

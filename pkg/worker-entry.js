@@ -3,7 +3,7 @@
 // pkg/worker.js starts one dedicated module worker per model from this file; here the model is
 // downloaded, bound and run with the ordinary API (WebGPU where the worker has navigator.gpu,
 // else the CPU backend), so none of that blocks the page. Protocol, one message per request:
-//   page → worker  { id, op: "load" | "fromBytes" | "run" | "info" | "warmup", ... }
+//   page → worker  { id, op: "load" | "fromBytes" | "run" | "profile" | "info" | "warmup", ... }
 //                  | { op: "fetched", fetchId, ... } (the answer to a custom fetch)
 //   worker → page  { id, ok: true, value, state } | { id, ok: false, error: { name, message } }
 //                  | { id, progress: event } | { id, fetch: { url, init } } (a custom fetch runs in the page)
@@ -61,6 +61,8 @@ async function handle(msg) {
       const buffers = new Set(outputs.map((o) => o.data.buffer));
       return { value: outputs, transfer: [...buffers] };
     }
+    case "profile":
+      return { value: await live().profile(msg.inputs) };
     case "warmup":
       return { value: await live().warmup(msg.shapes) };
     case "info":

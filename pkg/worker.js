@@ -2,7 +2,7 @@
 //
 // The model lives in a dedicated module Web Worker (pkg/worker-entry.js), one per model: the
 // download, binding, WebGPU upload and every forward pass run there, so the page's main thread
-// stays responsive. WorkerModel mirrors Model: `run`, `warmup`, `info`, `dispose`, `backend`,
+// stays responsive. WorkerModel mirrors Model: `run`, `profile`, `warmup`, `info`, `dispose`, `backend`,
 // `fallbackReason`, `inputNames`, `outputCount`; `info()` resolves asynchronously (it is
 // answered by the worker). Inputs are copied once into fresh buffers that are transferred to the
 // worker; outputs are transferred back (no copy). `dispose()` ends the worker, which releases
@@ -169,6 +169,13 @@ export class WorkerModel {
     this.#live();
     const { value, transfer } = prepareInputs(inputs, this.#inputNames);
     return this.#request({ op: "run", inputs: value }, transfer);
+  }
+
+  /** Times each step of a forward pass in the worker (as `Model.profile`). */
+  async profile(inputs) {
+    this.#live();
+    const { value, transfer } = prepareInputs(inputs, this.#inputNames);
+    return this.#request({ op: "profile", inputs: value }, transfer);
   }
 
   /** Runs one forward pass on zeros of these input shapes (as `Model.warmup`). */

@@ -506,20 +506,29 @@ impl Model {
     }
 
     /// Times each step of a WebGPU forward pass: GPU timestamps where the device has
-    /// `timestamp-query`, else one submit and wait per step (so the total is larger than a
-    /// normal run's). `None` on the CPU backend.
+    /// `timestamp-query`; else natively one submit and wait per step (so the total is larger
+    /// than a normal run's), and in the browser an error. `None` on the CPU backend.
+    #[cfg(feature = "webgpu")]
+    pub async fn profile(
+        &mut self,
+        inputs: &[Tensor],
+    ) -> Result<Option<crate::backend::webgpu::Profile>> {
+        self.run_async(inputs).await?;
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        match self.plans.get_mut(&shapes) {
+            Some(Executable::Gpu(e)) => Ok(Some(e.profile(&refs).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// [`Model::profile`], blocking (native).
     #[cfg(all(feature = "webgpu", not(target_arch = "wasm32")))]
     pub fn profile_blocking(
         &mut self,
         inputs: &[Tensor],
     ) -> Result<Option<crate::backend::webgpu::Profile>> {
-        self.run(inputs)?;
-        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
-        let refs: Vec<&Tensor> = inputs.iter().collect();
-        match self.plans.get_mut(&shapes) {
-            Some(Executable::Gpu(e)) => Ok(Some(e.profile_blocking(&refs)?)),
-            _ => Ok(None),
-        }
+        pollster::block_on(self.profile(inputs))
     }
 
     /// Runs a forward pass, blocking. `inputs` are positional, in [`Model::input_names`] order.

@@ -193,6 +193,47 @@ impl WasmModel {
     /// Runs a forward pass. `inputs`: an array of `{ data: Float32Array, shape: number[] }` in
     /// input order. Resolves to one `{ data, shape }` per output head.
     pub async fn run(&mut self, inputs: Array) -> Result<Array, JsError> {
+        let tensors = self.tensors_from_js(&inputs)?;
+        let outs = self.model.run_async(&tensors).await.map_err(js_err)?;
+        let result = Array::new();
+        for t in outs {
+            let o = Object::new();
+            let data = Float32Array::from(t.data.as_slice());
+            let shape: Array = t.shape.iter().map(|&d| JsValue::from(d as f64)).collect();
+            let _ = Reflect::set(&o, &"data".into(), &data);
+            let _ = Reflect::set(&o, &"shape".into(), &shape);
+            result.push(&o);
+        }
+        Ok(result)
+    }
+
+    /// Runs a forward pass and times each step on the GPU (timestamp queries). Resolves to
+    /// `{ clock, steps: [{ step, ms }] }` in plan order, or `null` on the CPU backend.
+    #[cfg(feature = "webgpu")]
+    pub async fn profile(&mut self, inputs: Array) -> Result<JsValue, JsError> {
+        let tensors = self.tensors_from_js(&inputs)?;
+        let Some(profile) = self.model.profile(&tensors).await.map_err(js_err)? else {
+            return Ok(JsValue::NULL);
+        };
+        let steps = Array::new();
+        for (label, time) in &profile.steps {
+            let o = Object::new();
+            let _ = Reflect::set(&o, &"step".into(), &label.into());
+            let _ = Reflect::set(&o, &"ms".into(), &(time.as_secs_f64() * 1e3).into());
+            steps.push(&o);
+        }
+        let result = Object::new();
+        let clock = match profile.clock {
+            crate::backend::webgpu::ProfileClock::GpuTimestamps => "gpu-timestamps",
+            crate::backend::webgpu::ProfileClock::WallPerSubmit => "host-per-submit",
+        };
+        let _ = Reflect::set(&result, &"clock".into(), &clock.into());
+        let _ = Reflect::set(&result, &"steps".into(), &steps);
+        Ok(result.into())
+    }
+
+    /// The `{ data: Float32Array, shape: number[] }` items of `inputs` as tensors, checked.
+    fn tensors_from_js(&self, inputs: &Array) -> Result<Vec<Tensor>, JsError> {
         let mut tensors = Vec::with_capacity(inputs.length() as usize);
         let names = self.model.input_names();
         for (i, item) in inputs.iter().enumerate() {
@@ -234,17 +275,7 @@ impl WasmModel {
                 .map_err(|e| JsError::new(&format!("input '{name}': {e}")))?;
             tensors.push(t);
         }
-        let outs = self.model.run_async(&tensors).await.map_err(js_err)?;
-        let result = Array::new();
-        for t in outs {
-            let o = Object::new();
-            let data = Float32Array::from(t.data.as_slice());
-            let shape: Array = t.shape.iter().map(|&d| JsValue::from(d as f64)).collect();
-            let _ = Reflect::set(&o, &"data".into(), &data);
-            let _ = Reflect::set(&o, &"shape".into(), &shape);
-            result.push(&o);
-        }
-        Ok(result)
+        Ok(tensors)
     }
 
     /// The model summary as JSON text (see `ModelInfo`); with `shapes` (one array per input),

@@ -25,12 +25,15 @@ function summary(model) {
 export async function environment() {
   await init();
   let adapter = false;
+  let timestampQuery = false;
   try {
-    adapter = Boolean(await navigator.gpu?.requestAdapter());
+    const a = await navigator.gpu?.requestAdapter();
+    adapter = Boolean(a);
+    timestampQuery = Boolean(a?.features.has("timestamp-query"));
   } catch {
     adapter = false;
   }
-  return { navigatorGpu: "gpu" in navigator, adapter, wasmMemoryBytes: wasmMemoryBytes() };
+  return { navigatorGpu: "gpu" in navigator, adapter, timestampQuery, wasmMemoryBytes: wasmMemoryBytes() };
 }
 
 /** Model.load from a URL prefix, with progress events; outputs against MXNet's. */
@@ -42,6 +45,43 @@ export async function loadPrefix({ dir, prefix, epoch, backend }) {
     return { ...summary(model), mismatches: await runAndCompare(model, c), events };
   } finally {
     model.dispose();
+  }
+}
+
+/** Model.profile on the main thread and in a worker; the model still runs correctly after. */
+export async function profileSteps({ dir, backend }) {
+  const c = await fixture(dir);
+  const model = await Model.load(`/${dir}/model`, { backend });
+  const worker = await Model.load(`/${dir}/model`, { backend, worker: true });
+  const shape = (p) =>
+    p === null
+      ? null
+      : {
+          clock: p.clock,
+          steps: p.steps.length,
+          named: p.steps.every((s) => typeof s.step === "string" && s.step.startsWith("node '")),
+          conv: p.steps.some((s) => s.step.includes("conv_igemm[")),
+          timesOk: p.steps.every((s) => Number.isFinite(s.ms) && s.ms >= 0),
+          totalMs: p.steps.reduce((a, s) => a + s.ms, 0),
+        };
+  const outcome = async (m) => {
+    try {
+      return { profile: shape(await m.profile(c.inputs)) };
+    } catch (err) {
+      return { error: describeError(err) };
+    }
+  };
+  try {
+    return {
+      ...summary(model),
+      main: await outcome(model),
+      worker: await outcome(worker),
+      workerBackend: worker.backend,
+      mismatches: await runAndCompare(model, c),
+    };
+  } finally {
+    model.dispose();
+    worker.dispose();
   }
 }
 

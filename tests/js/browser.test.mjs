@@ -161,6 +161,24 @@ describe("browser (Chromium)", () => {
             assertBackend(r, backend);
           });
 
+          test("profile times each step on the GPU (null on the CPU backend)", TIMEOUT, async (t) => {
+            if (skip()) return t.skip("no WebGPU adapter");
+            const r = await check("profileSteps", { dir: RESNET, backend });
+            assert.deepEqual(r.mismatches, [], r.mismatches.join("\n"));
+            for (const [where, outcome, used] of [["main thread", r.main, r.backend], ["worker", r.worker, r.workerBackend]]) {
+              if (used === "cpu") {
+                assert.deepEqual(outcome, { profile: null }, where);
+              } else if (env.timestampQuery) {
+                const p = outcome.profile;
+                assert.ok(p, `${where}: ${JSON.stringify(outcome)}`);
+                assert.equal(p.clock, "gpu-timestamps", where);
+                assert.ok(p.steps > 0 && p.named && p.conv && p.timesOk, `${where}: ${JSON.stringify(p)}`);
+              } else {
+                assert.match(outcome.error?.message ?? "", /timestamp-query/, `${where}: ${JSON.stringify(outcome)}`);
+              }
+            }
+          });
+
           test("an aborted load rejects with an AbortError", TIMEOUT, async (t) => {
             if (skip()) return t.skip("no WebGPU adapter");
             const r = await check("abortLoad", { dir: RESNET, backend });

@@ -758,14 +758,13 @@ impl WebGpuExecutable {
         Ok(tensors)
     }
 
-    /// Runs the plan once more and times each step (native only; for finding slow kernels, not
-    /// for measuring throughput). With the device's `timestamp-query` feature each step's
-    /// compute passes carry GPU timestamps and the whole forward is one submission (copies
-    /// between passes are not timed); without it, each step is its own submit-and-wait, timed
-    /// on the host.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn profile_blocking(&mut self, inputs: &[&Tensor]) -> Result<Profile> {
-        self.run_blocking(inputs)?;
+    /// Runs the plan once more and times each step (for finding slow kernels, not for
+    /// measuring throughput). With the device's `timestamp-query` feature each step's compute
+    /// passes carry GPU timestamps and the whole forward is one submission (copies between
+    /// passes are not timed); without it, natively, each step is its own submit-and-wait, timed
+    /// on the host, and in the browser the profile is refused.
+    pub async fn profile(&mut self, inputs: &[&Tensor]) -> Result<Profile> {
+        self.run(inputs).await?;
         let mut steps = Vec::new();
         let mut start = 0;
         while start < self.commands.len() {
@@ -788,37 +787,55 @@ impl WebGpuExecutable {
             start = end;
         }
         let device = self.ctx.device().clone();
-        let passes: usize = steps
-            .iter()
-            .map(|(_, r)| self.dispatch_runs(r.clone()))
-            .sum();
+        let passes: usize = steps.iter().map(|(_, r)| self.dispatch_runs(r.clone())).sum();
         if device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
             && 2 * passes <= wgpu::QUERY_SET_MAX_QUERIES as usize
         {
-            return self.profile_with_timestamps(&device, steps, passes);
+            return self.profile_with_timestamps(&device, steps, passes).await;
         }
-        let mut stats = RunStats::default();
-        let mut times = Vec::with_capacity(steps.len());
-        for (label, range) in steps {
-            let t = std::time::Instant::now();
-            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("profile"),
-            });
-            self.encode(&mut encoder, range, &mut stats);
-            self.ctx.queue().submit(Some(encoder.finish()));
-            device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
-            times.push((label, t.elapsed()));
+        #[cfg(target_arch = "wasm32")]
+        {
+            Err(Error::Unsupported(format!(
+                "profiling on WebGPU needs timestamp queries, and the device of adapter '{}' has no \
+                 'timestamp-query' feature{}",
+                self.ctx.adapter().name,
+                if passes * 2 > wgpu::QUERY_SET_MAX_QUERIES as usize {
+                    " (or the plan has more passes than one query set holds)"
+                } else {
+                    ""
+                }
+            )))
         }
-        Ok(Profile {
-            clock: ProfileClock::WallPerSubmit,
-            steps: times,
-        })
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let mut stats = RunStats::default();
+            let mut times = Vec::with_capacity(steps.len());
+            for (label, range) in steps {
+                let t = std::time::Instant::now();
+                let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("profile"),
+                });
+                self.encode(&mut encoder, range, &mut stats);
+                self.ctx.queue().submit(Some(encoder.finish()));
+                device
+                    .poll(wgpu::PollType::wait_indefinitely())
+                    .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
+                times.push((label, t.elapsed()));
+            }
+            Ok(Profile {
+                clock: ProfileClock::WallPerSubmit,
+                steps: times,
+            })
+        }
+    }
+
+    /// [`Self::profile`], blocking (native).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile_blocking(&mut self, inputs: &[&Tensor]) -> Result<Profile> {
+        pollster::block_on(self.profile(inputs))
     }
 
     /// The number of compute passes `encode` opens for `range` (one per run of dispatches).
-    #[cfg(not(target_arch = "wasm32"))]
     fn dispatch_runs(&self, range: std::ops::Range<usize>) -> usize {
         let mut runs = 0;
         let mut in_run = false;
@@ -832,10 +849,9 @@ impl WebGpuExecutable {
         runs
     }
 
-    /// [`Self::profile_blocking`] with GPU timestamps: a begin and an end timestamp around every
-    /// compute pass, resolved and read back after one submission.
-    #[cfg(not(target_arch = "wasm32"))]
-    fn profile_with_timestamps(
+    /// [`Self::profile`] with GPU timestamps: a begin and an end timestamp around every compute
+    /// pass, resolved and read back after one submission.
+    async fn profile_with_timestamps(
         &self,
         device: &wgpu::Device,
         steps: Vec<(String, std::ops::Range<usize>)>,
@@ -917,10 +933,18 @@ impl WebGpuExecutable {
         }
         self.ctx.queue().submit(Some(encoder.finish()));
         let slice = readback.slice(..);
-        slice.map_async(wgpu::MapMode::Read, |_| {});
+        let mapped = MapFuture::new();
+        let signal = mapped.clone();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            signal.complete(r.map_err(|e| e.to_string()))
+        });
+        #[cfg(not(target_arch = "wasm32"))]
         device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
+        mapped
+            .await
+            .map_err(|e| Error::Backend(format!("reading the timestamps back: {e}")))?;
         let ticks: Vec<u64> = {
             let view = slice
                 .get_mapped_range()
