@@ -7,7 +7,7 @@
 // The row an index selects in 0..n.
 fn resolve(x: f32, n: u32, mode: u32) -> u32 {
     let valid = !is_nan(x) && !is_inf(x) && abs(x) < 9.223372e18;
-    if (mode == 1u) {
+    if (mode == INDEX_WRAP) {
         if (!valid) {
             return 0u;
         }

@@ -30,7 +30,7 @@ fn sequence(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
         return;
     }
     let i = e % p.inner;
-    if (p.kind == 1u) {
+    if (p.kind == SEQUENCE_LAST) {
         let b = e / p.inner;
         let t = max(seq_len(b), 1u) - 1u;
         out0[e] = in0[seq_offset(t, b) + i];
@@ -47,7 +47,7 @@ fn sequence(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
         t = r % p.t_len;
     }
     let len = seq_len(b);
-    if (p.kind == 0u) {
+    if (p.kind == SEQUENCE_MASK) {
         out0[e] = select(p.value, in0[e], t < len);
     } else {
         let src = select(t, len - 1u - t, t < len);
@@ -73,7 +73,7 @@ fn interleaved_qk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     var q_stride = 3u * d;
     var k_stride = 3u * d;
     var k_sub = d;
-    if (p.kind == 1u) {
+    if (p.kind == ATTENTION_ENC_DEC) {
         q_stride = d;
         k_stride = 2u * d;
         k_sub = 0u;
@@ -102,7 +102,7 @@ fn interleaved_valatt(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgro
     let i = e / (d * p.heads * p.batch);
     var v_stride = 3u * d;
     var v_sub = 2u * d;
-    if (p.kind == 1u) {
+    if (p.kind == ATTENTION_ENC_DEC) {
         v_stride = 2u * d;
         v_sub = d;
     }

@@ -16,7 +16,7 @@ fn batch_norm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     // `len` is the element offset of this slab within the tensor (0 unless split).
     let c = ((i + p.len) / p.inner) % p.channels;
     var g = 1.0;
-    if (p.mode == 0u) {
+    if (p.mode == NORM_GAMMA) {
         g = in1[c];
     }
     let scale = g * (1.0 / sqrt(in4[c] + p.eps));
@@ -34,7 +34,7 @@ fn batch_norm_stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
         return;
     }
     out0[i] = in0[i];
-    if (p.mode == 1u) {
+    if (p.mode == NORM_VARIANCE) {
         out1[i] = in1[i];
     } else {
         out1[i] = 1.0 / sqrt(in1[i] + p.eps);
@@ -74,14 +74,14 @@ fn row_norm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     var s = 0.0;
     for (var j = lid; j < p.len; j += RW) {
         let v = in0[p.x_off + base + j * p.inner];
-        if (p.mode == 1u) {
+        if (p.mode == NORM_L2) {
             s += v * v;
         } else {
             s += v;
         }
     }
     let total = workgroup_sum(lid, s);
-    if (p.mode == 1u) {
+    if (p.mode == NORM_L2) {
         let inv = 1.0 / sqrt(total + p.eps);
         for (var j = lid; j < p.len; j += RW) {
             let k = base + j * p.inner;
@@ -101,7 +101,7 @@ fn row_norm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     for (var j = lid; j < p.len; j += RW) {
         let k = base + j * p.inner;
         var gi = j;
-        if (p.gamma_mode == 1u) {
+        if (p.gamma_mode == NORM_GAMMA_BY_ROW) {
             gi = r % p.gamma_mod;
         }
         out0[p.y_off + k] = (in0[p.x_off + k] - mean) * inv * in1[gi] + in2[gi];

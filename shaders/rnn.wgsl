@@ -86,7 +86,7 @@ fn rnn_recur(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
         storageBarrier();
         for (var j = lid; j < p.h; j += WG) {
             switch p.mode {
-                case 0u: {
+                case RNN_LSTM: {
                     let ig = sigm(out1[gx + j] + out1[gr + j]);
                     let fg = sigm(out1[gx + p.h + j] + out1[gr + p.h + j]);
                     let gg = tanh_r(out1[gx + 2u * p.h + j] + out1[gr + 2u * p.h + j]);
@@ -100,13 +100,13 @@ fn rnn_recur(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
                         out1[hh + j] = hv;
                     }
                 }
-                case 1u: {
+                case RNN_GRU: {
                     let r = sigm(out1[gx + j] + out1[gr + j]);
                     let z = sigm(out1[gx + p.h + j] + out1[gr + p.h + j]);
                     let nv = tanh_r(out1[gx + 2u * p.h + j] + r * out1[gr + 2u * p.h + j]);
                     out1[hh + j] = (1.0 - z) * nv + z * out1[hh + j];
                 }
-                case 2u: {
+                case RNN_RELU: {
                     out1[hh + j] = max(out1[gx + j] + out1[gr + j], 0.0);
                 }
                 default: {

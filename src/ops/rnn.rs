@@ -53,16 +53,6 @@ impl RnnMode {
             RnnMode::RnnRelu | RnnMode::RnnTanh => 1,
         }
     }
-
-    /// The code the WebGPU shader switches on.
-    pub fn code(self) -> u32 {
-        match self {
-            RnnMode::Lstm => 0,
-            RnnMode::Gru => 1,
-            RnnMode::RnnRelu => 2,
-            RnnMode::RnnTanh => 3,
-        }
-    }
 }
 
 /// The fused `RNN` operator.

@@ -787,7 +787,10 @@ impl WebGpuExecutable {
             start = end;
         }
         let device = self.ctx.device().clone();
-        let passes: usize = steps.iter().map(|(_, r)| self.dispatch_runs(r.clone())).sum();
+        let passes: usize = steps
+            .iter()
+            .map(|(_, r)| self.dispatch_runs(r.clone()))
+            .sum();
         if device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
             && 2 * passes <= wgpu::QUERY_SET_MAX_QUERIES as usize
         {

@@ -80,14 +80,14 @@ families! {
     Gemm => "gemm.wgsl" [GemmParams, GemmBias],
     Conv => "conv.wgsl" [ConvParams, ConvAct, ConvVariant, ConvTiling],
     Pool => "pool.wgsl" [PoolParams, PoolMode],
-    Norm => "norm.wgsl" [NormParams],
+    Norm => "norm.wgsl" [NormParams, NormCode],
     Softmax => "softmax.wgsl" [SoftmaxParams, SoftmaxFlags],
     Reduce => "reduce.wgsl" [ReduceParams, TopkParams, ReduceCode, TopkRet],
-    Index => "index.wgsl" [IndexParams],
+    Index => "index.wgsl" [IndexParams, IndexModeCode],
     Detection => "detection.wgsl" [DetectionParams, DetectionFlags, RoiFlags],
-    Rnn => "rnn.wgsl" [RnnParams],
+    Rnn => "rnn.wgsl" [RnnParams, RnnCell],
     Resize => "resize.wgsl" [ResizeParams],
-    Nlp => "nlp.wgsl" [NlpParams],
+    Nlp => "nlp.wgsl" [NlpParams, SequenceCode, AttentionCode],
 }
 
 impl Family {

@@ -280,7 +280,7 @@ wgsl_uniform! {
         inner: u32,
         /// take: number of indices.
         n_idx: u32,
-        /// 0 clip (and raise), 1 wrap.
+        /// `IndexModeCode`.
         mode: u32,
         /// take: rows of `a` held by this slab [row_lo, row_hi); others are skipped.
         row_lo: u32,
@@ -297,7 +297,7 @@ wgsl_uniform! {
     pub struct NlpParams {
         /// Output values.
         n: u32,
-        /// sequence: 0 mask, 1 last, 2 reverse; interleaved: 0 self, 1 enc-dec.
+        /// sequence: `SequenceCode`; interleaved: `AttentionCode`.
         kind: u32,
         /// sequence: time axis (0 or 1).
         axis: u32,
@@ -330,9 +330,10 @@ wgsl_uniform! {
         /// row_norm: elements per row.
         len: u32,
         eps: f32,
-        /// batch_norm: 1 = fix_gamma; row_norm: 0 normalise, 1 L2; bn stats: 1 = V1 (variance).
+        /// `NormCode`: batch_norm GAMMA / FIX_GAMMA; batch_norm_stats INV_STD / VARIANCE;
+        /// row_norm STANDARDISE / L2.
         mode: u32,
-        /// row_norm: 0 gamma[j] (position in the row), 1 gamma[row % gamma_mod].
+        /// row_norm: `NormCode` GAMMA_BY_POSITION / GAMMA_BY_ROW.
         gamma_mode: u32,
         gamma_mod: u32,
         /// row_norm: 1 = also write mean (out1) and std (out2) per row.
@@ -425,7 +426,7 @@ wgsl_uniform! {
         /// Input size of this layer.
         ci: u32,
         dirs: u32,
-        /// 0 lstm, 1 gru, 2 rnn_relu, 3 rnn_tanh.
+        /// `RnnCell`.
         mode: u32,
         /// (layer · D): first state row of this layer.
         state0: u32,
@@ -705,6 +706,59 @@ wgsl_consts! {
         ACT_MASK = 3,
         RESIDUAL = 4,
         POINTWISE = 8,
+    }
+
+    /// index.wgsl's `p.mode`: how an index outside 0..n is resolved (`IndexMode` in
+    /// src/ops/index.rs).
+    pub struct IndexModeCode as "INDEX" {
+        /// Clamped into range (MXNet's `raise` computes the same on a valid input).
+        CLIP = 0,
+        /// Taken modulo n.
+        WRAP = 1,
+    }
+
+    /// nlp.wgsl `sequence`'s `p.kind` (`SequenceKind` in src/ops/sequence.rs).
+    pub struct SequenceCode as "SEQUENCE" {
+        MASK = 0,
+        LAST = 1,
+        REVERSE = 2,
+    }
+
+    /// nlp.wgsl's interleaved attention products: where queries, keys and values sit in the
+    /// projections (`Interleaved` in src/ops/transformer.rs).
+    pub struct AttentionCode as "ATTENTION" {
+        /// One projection holds q, k and v (interleaved_matmul_selfatt_*).
+        SELF = 0,
+        /// Queries alone, keys and values interleaved (interleaved_matmul_encdec_*).
+        ENC_DEC = 1,
+    }
+
+    /// norm.wgsl's `p.mode` and `p.gamma_mode`, per kernel.
+    pub struct NormCode as "NORM" {
+        /// batch_norm: scale by gamma.
+        GAMMA = 0,
+        /// batch_norm: fix_gamma (gamma taken as 1).
+        FIX_GAMMA = 1,
+        /// batch_norm_stats: out1 = 1/sqrt(var + eps).
+        INV_STD = 0,
+        /// batch_norm_stats: out1 = the variance (BatchNorm_v1).
+        VARIANCE = 1,
+        /// row_norm: (x − mean) / std, then gamma and beta.
+        STANDARDISE = 0,
+        /// row_norm: L2 normalisation.
+        L2 = 1,
+        /// row_norm's gamma_mode: gamma[j], j the position in the row.
+        GAMMA_BY_POSITION = 0,
+        /// row_norm's gamma_mode: gamma[row % gamma_mod].
+        GAMMA_BY_ROW = 1,
+    }
+
+    /// rnn.wgsl's `p.mode`: the cell (`RnnMode` in src/ops/rnn.rs).
+    pub struct RnnCell as "RNN" {
+        LSTM = 0,
+        GRU = 1,
+        RELU = 2,
+        TANH = 3,
     }
 
     /// gemm.wgsl's `p.bias_mode`: which bias element is added to C[m, n].

@@ -6,7 +6,7 @@ use crate::tensor::numel;
 
 use super::{Lowering, Operand};
 use crate::backend::webgpu::kernels::{ONE_HOT, PICK, TAKE};
-use crate::backend::webgpu::wgsl::{fit, IndexParams};
+use crate::backend::webgpu::wgsl::{fit, IndexModeCode, IndexParams};
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
     let a = if axis < 0 { axis + ndim as i64 } else { axis };
@@ -35,7 +35,10 @@ fn uniform(
         axis_len: fit(axis_len)?,
         inner: fit(inner)?,
         n_idx: fit(n_idx)?,
-        mode: (mode == IndexMode::Wrap).into(),
+        mode: match mode {
+            IndexMode::Wrap => IndexModeCode::WRAP,
+            IndexMode::Clip | IndexMode::Raise => IndexModeCode::CLIP,
+        },
         row_lo: fit(rows.0)?,
         row_hi: fit(rows.1)?,
         on_value: on_off.0,

@@ -8,7 +8,7 @@ use crate::tensor::numel;
 
 use super::{Lowering, Operand};
 use crate::backend::webgpu::kernels::{DIV_SCALAR, INTERLEAVED_QK, INTERLEAVED_VALATT, SEQUENCE};
-use crate::backend::webgpu::wgsl::{fit, NlpParams};
+use crate::backend::webgpu::wgsl::{fit, AttentionCode, NlpParams, SequenceCode};
 
 #[allow(clippy::too_many_arguments)]
 fn uniform(
@@ -53,9 +53,9 @@ pub(crate) fn lower_sequence(
     let (batch, t_len) = op.batch_time(&x.shape);
     let inner = numel(&x.shape[2..]);
     let kind = match op.kind {
-        SequenceKind::Mask => 0,
-        SequenceKind::Last => 1,
-        SequenceKind::Reverse => 2,
+        SequenceKind::Mask => SequenceCode::MASK,
+        SequenceKind::Last => SequenceCode::LAST,
+        SequenceKind::Reverse => SequenceCode::REVERSE,
     };
     let mut bufs = vec![x.whole(&SEQUENCE)?];
     bufs.push(match ins.get(1) {
@@ -113,10 +113,14 @@ pub(crate) fn lower_transformer(
             let shapes: Vec<&[usize]> = ins.iter().map(|o| o.shape.as_slice()).collect();
             let g = TransformerOp::geometry(kind, heads, &shapes)?;
             let (kernel, code, in0, in1) = match kind {
-                Interleaved::SelfQk => (INTERLEAVED_QK, 0, &ins[0], &ins[0]),
-                Interleaved::EncDecQk => (INTERLEAVED_QK, 1, &ins[0], &ins[1]),
-                Interleaved::SelfValAtt => (INTERLEAVED_VALATT, 0, &ins[0], &ins[1]),
-                Interleaved::EncDecValAtt => (INTERLEAVED_VALATT, 1, &ins[0], &ins[1]),
+                Interleaved::SelfQk => (INTERLEAVED_QK, AttentionCode::SELF, &ins[0], &ins[0]),
+                Interleaved::EncDecQk => (INTERLEAVED_QK, AttentionCode::ENC_DEC, &ins[0], &ins[1]),
+                Interleaved::SelfValAtt => {
+                    (INTERLEAVED_VALATT, AttentionCode::SELF, &ins[0], &ins[1])
+                }
+                Interleaved::EncDecValAtt => {
+                    (INTERLEAVED_VALATT, AttentionCode::ENC_DEC, &ins[0], &ins[1])
+                }
             };
             let u = uniform(
                 n,

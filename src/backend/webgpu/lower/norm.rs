@@ -7,7 +7,7 @@ use crate::tensor::numel;
 use super::elementwise::same_slabs;
 use super::{BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{BATCH_NORM, BATCH_NORM_STATS, LRN, ROW_NORM};
-use crate::backend::webgpu::wgsl::{fit, NormParams};
+use crate::backend::webgpu::wgsl::{fit, NormCode, NormParams};
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
     let a = if axis < 0 { axis + ndim as i64 } else { axis };
@@ -93,7 +93,11 @@ pub(crate) fn lower(
                     inner: inner.max(1),
                     len: range.start,
                     eps: bn.eps,
-                    mode: bn.fix_gamma as u32,
+                    mode: if bn.fix_gamma {
+                        NormCode::FIX_GAMMA
+                    } else {
+                        NormCode::GAMMA
+                    },
                     ..Default::default()
                 };
                 l.linear(
@@ -116,7 +120,11 @@ pub(crate) fn lower(
                 let np = NormArgs {
                     n: channels,
                     eps: bn.eps,
-                    mode: (bn.variant == BatchNormVariant::V1) as u32,
+                    mode: if bn.variant == BatchNormVariant::V1 {
+                        NormCode::VARIANCE
+                    } else {
+                        NormCode::INV_STD
+                    },
                     ..Default::default()
                 };
                 l.linear(
@@ -136,7 +144,7 @@ pub(crate) fn lower(
                 inner: 1,
                 len,
                 eps: *eps,
-                gamma_mode: 1,
+                gamma_mode: NormCode::GAMMA_BY_ROW,
                 gamma_mod: dim(1),
                 ..Default::default()
             };
@@ -155,7 +163,7 @@ pub(crate) fn lower(
                 inner: inner.max(1),
                 len: shape[a],
                 eps: *eps,
-                gamma_mode: 0,
+                gamma_mode: NormCode::GAMMA_BY_POSITION,
                 stats: *output_mean_var,
                 ..Default::default()
             };
@@ -181,7 +189,7 @@ pub(crate) fn lower(
                 inner: 1,
                 len,
                 eps: *eps,
-                gamma_mode: 1,
+                gamma_mode: NormCode::GAMMA_BY_ROW,
                 gamma_mod: *num_groups,
                 stats: *output_mean_var,
                 ..Default::default()
@@ -208,7 +216,7 @@ pub(crate) fn lower(
                 inner: inner.max(1),
                 len,
                 eps: *eps,
-                mode: 1,
+                mode: NormCode::L2,
                 ..Default::default()
             };
             row_norm(l, np, x, None, None, y, None)

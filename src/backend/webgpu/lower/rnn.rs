@@ -8,7 +8,7 @@ use crate::ops::rnn::{RnnMode, RnnOp};
 
 use super::{BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{RNN_INPUT, RNN_RECUR};
-use crate::backend::webgpu::wgsl::{fit, RnnParams};
+use crate::backend::webgpu::wgsl::{fit, RnnCell, RnnParams};
 
 /// A zero-filled buffer of `n` values owned by the plan, used as scratch by this step only.
 fn scratch(l: &mut Lowering, n: usize) -> BufRef {
@@ -98,7 +98,12 @@ pub(crate) fn lower(l: &mut Lowering, op: &RnnOp, ins: &[Operand], outs: &[Opera
             gh: fit(gh)?,
             ci: fit(cell(0).input)?,
             dirs: fit(d)?,
-            mode: op.mode.code(),
+            mode: match op.mode {
+                RnnMode::Lstm => RnnCell::LSTM,
+                RnnMode::Gru => RnnCell::GRU,
+                RnnMode::RnnRelu => RnnCell::RELU,
+                RnnMode::RnnTanh => RnnCell::TANH,
+            },
             state0: fit(layer * d)?,
             zero_h: zero_h.into(),
             zero_c: zero_c.into(),
