@@ -2,9 +2,11 @@
 // (offset, row stride, column stride, batch stride) so transposes and FullyConnected's Wᵀ need
 // no copies. Serves FullyConnected, dot and batch_dot.
 //
-// Tiling: a 64×64 block of C per workgroup of 16×16 threads, each thread accumulating a 4×4
-// sub-block (rows ty + 16·i, columns tx + 16·j); K advances in steps of 16 through workgroup
-// memory.
+// Tiling (as conv.wgsl's conv_igemm): a 64×64 block of C per workgroup of 8×8 threads, each
+// thread accumulating an 8×8 block in registers (rows 8·lid.y.., columns 8·lid.x..); K advances
+// in steps of 16 through workgroup memory held as vec4s, so a step reads 4 vec4s per 64
+// multiply-adds. The accumulators are only indexed by constants (a dynamically indexed array
+// would be placed in memory).
 
 @group(0) @binding(0) var<uniform> p: GemmParams;
 
@@ -12,29 +14,26 @@ const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = 16u;
 
-var<workgroup> tile_a: array<f32, 1024>; // [k][m]
-var<workgroup> tile_b: array<f32, 1024>; // [k][n]
+var<workgroup> tile_a: array<vec4<f32>, 256>; // [k][m / 4]
+var<workgroup> tile_b: array<vec4<f32>, 256>; // [k][n / 4]
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = wg.y * TM;
     let col0 = wg.x * TN;
     let batch = wg.z;
-    let t = lid.y * 16u + lid.x;
+    let t = lid.y * 8u + lid.x;
     let a_base = p.a_off + batch * p.a_bs;
     let b_base = p.b_off + batch * p.b_bs;
+    // This thread's column of the B tile.
+    let gn = col0 + t;
 
-    var acc: array<array<f32, 4>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-            acc[i][j] = 0.0;
-        }
-    }
+    var acc: array<array<vec4<f32>, 2>, 8>;
 
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
-        // A tile: element e = t + 256·r → (k = e % 16, m = e / 16).
-        for (var r = 0u; r < 4u; r++) {
-            let e = t + 256u * r;
+        // A tile: element e = t + 64·r → (k = e % 16, m = e / 16): runs of 16 along K.
+        for (var r = 0u; r < 16u; r++) {
+            let e = t + 64u * r;
             let kk = e % TK;
             let mm = e / TK;
             let gm = row0 + mm;
@@ -43,60 +42,75 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             if (gm < p.m && gk < p.k) {
                 v = in0[a_base + gm * p.a_rs + gk * p.a_cs];
             }
-            tile_a[kk * TM + mm] = v;
+            tile_a[kk * (TM / 4u) + mm / 4u][mm % 4u] = v;
         }
-        // B tile: element e → (n = e % 64, k = e / 64).
-        for (var r = 0u; r < 4u; r++) {
-            let e = t + 256u * r;
-            let nn = e % TN;
-            let kk = e / TN;
-            let gn = col0 + nn;
+        // B tile: column t, all 16 k.
+        for (var kk = 0u; kk < TK; kk++) {
             let gk = k0 + kk;
             var v = 0.0;
             if (gn < p.n && gk < p.k) {
                 v = in1[b_base + gk * p.b_rs + gn * p.b_cs];
             }
-            tile_b[kk * TN + nn] = v;
+            tile_b[kk * (TN / 4u) + t / 4u][t % 4u] = v;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            var av: array<f32, 4>;
-            var bv: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                av[i] = tile_a[kk * TM + lid.y + 16u * i];
-                bv[i] = tile_b[kk * TN + lid.x + 16u * i];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-                }
-            }
+            let a0 = tile_a[kk * (TM / 4u) + 2u * lid.y];
+            let a1 = tile_a[kk * (TM / 4u) + 2u * lid.y + 1u];
+            let b0 = tile_b[kk * (TN / 4u) + 2u * lid.x];
+            let b1 = tile_b[kk * (TN / 4u) + 2u * lid.x + 1u];
+            acc[0][0] = fma(vec4<f32>(a0.x), b0, acc[0][0]);
+            acc[0][1] = fma(vec4<f32>(a0.x), b1, acc[0][1]);
+            acc[1][0] = fma(vec4<f32>(a0.y), b0, acc[1][0]);
+            acc[1][1] = fma(vec4<f32>(a0.y), b1, acc[1][1]);
+            acc[2][0] = fma(vec4<f32>(a0.z), b0, acc[2][0]);
+            acc[2][1] = fma(vec4<f32>(a0.z), b1, acc[2][1]);
+            acc[3][0] = fma(vec4<f32>(a0.w), b0, acc[3][0]);
+            acc[3][1] = fma(vec4<f32>(a0.w), b1, acc[3][1]);
+            acc[4][0] = fma(vec4<f32>(a1.x), b0, acc[4][0]);
+            acc[4][1] = fma(vec4<f32>(a1.x), b1, acc[4][1]);
+            acc[5][0] = fma(vec4<f32>(a1.y), b0, acc[5][0]);
+            acc[5][1] = fma(vec4<f32>(a1.y), b1, acc[5][1]);
+            acc[6][0] = fma(vec4<f32>(a1.z), b0, acc[6][0]);
+            acc[6][1] = fma(vec4<f32>(a1.z), b1, acc[6][1]);
+            acc[7][0] = fma(vec4<f32>(a1.w), b0, acc[7][0]);
+            acc[7][1] = fma(vec4<f32>(a1.w), b1, acc[7][1]);
         }
         workgroupBarrier();
     }
 
+    let r0 = row0 + 8u * lid.y;
+    let c0 = col0 + 8u * lid.x;
     let c_base = p.c_off + batch * p.c_bs;
-    for (var i = 0u; i < 4u; i++) {
-        let gm = row0 + lid.y + 16u * i;
-        if (gm >= p.m) {
-            continue;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let gn = col0 + lid.x + 16u * j;
-            if (gn >= p.n) {
-                continue;
-            }
-            var v = acc[i][j];
-            if (p.bias_mode == BIAS_PER_COLUMN) {
-                v += in2[p.bias_off + gn];
-            } else if (p.bias_mode == BIAS_PER_ROW) {
-                v += in2[p.bias_off + gm];
-            }
-            out0[c_base + gm * p.c_rs + gn * p.c_cs] = v;
-        }
-    }
+    store_row(c_base, r0, c0, acc[0][0], acc[0][1]);
+    store_row(c_base, r0 + 1u, c0, acc[1][0], acc[1][1]);
+    store_row(c_base, r0 + 2u, c0, acc[2][0], acc[2][1]);
+    store_row(c_base, r0 + 3u, c0, acc[3][0], acc[3][1]);
+    store_row(c_base, r0 + 4u, c0, acc[4][0], acc[4][1]);
+    store_row(c_base, r0 + 5u, c0, acc[5][0], acc[5][1]);
+    store_row(c_base, r0 + 6u, c0, acc[6][0], acc[6][1]);
+    store_row(c_base, r0 + 7u, c0, acc[7][0], acc[7][1]);
 }
 
+// Stores 8 consecutive columns of row gm of C from column col on, adding the bias.
+fn store_row(c_base: u32, gm: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (gm >= p.m) {
+        return;
+    }
+    for (var j = 0u; j < 8u; j++) {
+        let gn = col + j;
+        if (gn >= p.n) {
+            return;
+        }
+        var v = select(hi[j & 3u], lo[j & 3u], j < 4u);
+        if (p.bias_mode == BIAS_PER_COLUMN) {
+            v += in2[p.bias_off + gn];
+        } else if (p.bias_mode == BIAS_PER_ROW) {
+            v += in2[p.bias_off + gm];
+        }
+        out0[c_base + gm * p.c_rs + gn * p.c_cs] = v;
+    }
+}
 
 // Matrix–vector products (m = 1 or n = 1: FullyConnected at batch 1, dot with a vector), where
 // gemm's 64×64 tiles would leave 63 of every 64 rows or columns idle. Each workgroup computes 4
