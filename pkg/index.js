@@ -587,25 +587,7 @@ export class Model {
     const wasm = this.#live();
     // Copied now: changing the caller's arrays before the run starts must not change it.
     const tensors = this.#collectInputs(inputs);
-    // Runs started before a dispose() still complete: dispose frees after the queue drains.
-    this.#running++;
-    const result = this.#queue.then(() => {
-      this.#checkNotLost();
-      return callWasmAsync(() => wasm.run(tensors));
-    });
-    this.#queue = result.then(
-      () => this.#settled(),
-      () => this.#settled(),
-    );
-    const outputs = await result;
-    // Under "auto", a model the GPU cannot run falls back to the CPU at its first run.
-    if (this.#running === 0 && this.#wasm && this.#generation === generation) {
-      const live = this.#wasm;
-      callWasm(() => {
-        this.#backend = live.backend;
-        this.#fallbackReason = live.fallbackReason ?? undefined;
-      });
-    }
+    const outputs = await this.#enqueue(() => callWasmAsync(() => wasm.run(tensors)));
     return Array.from(outputs, (o) => ({ data: o.data, shape: Array.from(o.shape) }));
   }
 
@@ -621,18 +603,10 @@ export class Model {
   async profile(inputs) {
     const wasm = this.#live();
     const tensors = this.#collectInputs(inputs);
-    this.#running++;
-    const result = this.#queue.then(() => {
-      this.#checkNotLost();
-      // A package built without the WebGPU backend runs on the CPU only.
-      if (typeof wasm.profile !== "function") return null;
-      return callWasmAsync(() => wasm.profile(tensors));
-    });
-    this.#queue = result.then(
-      () => this.#settled(),
-      () => this.#settled(),
+    // A package built without the WebGPU backend runs on the CPU only.
+    const profile = await this.#enqueue(() =>
+      typeof wasm.profile === "function" ? callWasmAsync(() => wasm.profile(tensors)) : null,
     );
-    const profile = await result;
     if (profile === null || profile === undefined) return null;
     return { clock: profile.clock, steps: Array.from(profile.steps, (s) => ({ step: s.step, ms: s.ms })) };
   }
@@ -728,6 +702,32 @@ export class Model {
 
   #settled() {
     this.#running--;
+  }
+
+  /**
+   * Runs `work` (a forward pass) after the ones queued before it, and resolves to its result.
+   * Runs started before a dispose() still complete: dispose frees after the queue drains.
+   */
+  async #enqueue(work) {
+    this.#running++;
+    const result = this.#queue.then(() => {
+      this.#checkNotLost();
+      return work();
+    });
+    this.#queue = result.then(
+      () => this.#settled(),
+      () => this.#settled(),
+    );
+    const value = await result;
+    // Under "auto", a model the GPU cannot run falls back to the CPU at its first run.
+    if (this.#running === 0 && this.#wasm && this.#generation === generation) {
+      const live = this.#wasm;
+      callWasm(() => {
+        this.#backend = live.backend;
+        this.#fallbackReason = live.fallbackReason ?? undefined;
+      });
+    }
+    return value;
   }
 
   /** Validates `run`'s argument and returns `[{data: Float32Array, shape}]` in input order. */

@@ -131,3 +131,26 @@ fn cast_to(code: u32, x: f32) -> f32 {
     }
 }
 
+
+// One step of K for a thread's 8×8 register tile (conv.wgsl's conv_igemm, gemm.wgsl's gemm):
+// rows a0 (4) and a1 (4) times columns b0 (4) and b1 (4), 64 multiply-adds. Only constant indices
+// touch `acc`, so it stays in registers.
+fn tile8x8_step(acc: ptr<function, array<array<vec4<f32>, 2>, 8>>, a0: vec4<f32>, a1: vec4<f32>,
+                b0: vec4<f32>, b1: vec4<f32>) {
+    (*acc)[0][0] = fma(vec4<f32>(a0.x), b0, (*acc)[0][0]);
+    (*acc)[0][1] = fma(vec4<f32>(a0.x), b1, (*acc)[0][1]);
+    (*acc)[1][0] = fma(vec4<f32>(a0.y), b0, (*acc)[1][0]);
+    (*acc)[1][1] = fma(vec4<f32>(a0.y), b1, (*acc)[1][1]);
+    (*acc)[2][0] = fma(vec4<f32>(a0.z), b0, (*acc)[2][0]);
+    (*acc)[2][1] = fma(vec4<f32>(a0.z), b1, (*acc)[2][1]);
+    (*acc)[3][0] = fma(vec4<f32>(a0.w), b0, (*acc)[3][0]);
+    (*acc)[3][1] = fma(vec4<f32>(a0.w), b1, (*acc)[3][1]);
+    (*acc)[4][0] = fma(vec4<f32>(a1.x), b0, (*acc)[4][0]);
+    (*acc)[4][1] = fma(vec4<f32>(a1.x), b1, (*acc)[4][1]);
+    (*acc)[5][0] = fma(vec4<f32>(a1.y), b0, (*acc)[5][0]);
+    (*acc)[5][1] = fma(vec4<f32>(a1.y), b1, (*acc)[5][1]);
+    (*acc)[6][0] = fma(vec4<f32>(a1.z), b0, (*acc)[6][0]);
+    (*acc)[6][1] = fma(vec4<f32>(a1.z), b1, (*acc)[6][1]);
+    (*acc)[7][0] = fma(vec4<f32>(a1.w), b0, (*acc)[7][0]);
+    (*acc)[7][1] = fma(vec4<f32>(a1.w), b1, (*acc)[7][1]);
+}

@@ -109,22 +109,7 @@ fn conv_igemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
             let a1 = tile_a[kk * (TM / 4u) + 2u * lid.y + 1u];
             let b0 = tile_b[kk * (TN / 4u) + 2u * lid.x];
             let b1 = tile_b[kk * (TN / 4u) + 2u * lid.x + 1u];
-            acc[0][0] = fma(vec4<f32>(a0.x), b0, acc[0][0]);
-            acc[0][1] = fma(vec4<f32>(a0.x), b1, acc[0][1]);
-            acc[1][0] = fma(vec4<f32>(a0.y), b0, acc[1][0]);
-            acc[1][1] = fma(vec4<f32>(a0.y), b1, acc[1][1]);
-            acc[2][0] = fma(vec4<f32>(a0.z), b0, acc[2][0]);
-            acc[2][1] = fma(vec4<f32>(a0.z), b1, acc[2][1]);
-            acc[3][0] = fma(vec4<f32>(a0.w), b0, acc[3][0]);
-            acc[3][1] = fma(vec4<f32>(a0.w), b1, acc[3][1]);
-            acc[4][0] = fma(vec4<f32>(a1.x), b0, acc[4][0]);
-            acc[4][1] = fma(vec4<f32>(a1.x), b1, acc[4][1]);
-            acc[5][0] = fma(vec4<f32>(a1.y), b0, acc[5][0]);
-            acc[5][1] = fma(vec4<f32>(a1.y), b1, acc[5][1]);
-            acc[6][0] = fma(vec4<f32>(a1.z), b0, acc[6][0]);
-            acc[6][1] = fma(vec4<f32>(a1.z), b1, acc[6][1]);
-            acc[7][0] = fma(vec4<f32>(a1.w), b0, acc[7][0]);
-            acc[7][1] = fma(vec4<f32>(a1.w), b1, acc[7][1]);
+            tile8x8_step(&acc, a0, a1, b0, b1);
         }
         workgroupBarrier();
     }

@@ -347,18 +347,26 @@ fn activation_slabs_under_a_128_kib_binding_limit() {
     }
 }
 
-/// Every run submits once, allocates nothing and dispatches what was recorded.
-#[test]
-fn counters_and_reuse() {
-    let Some(ctx) = context() else { return };
+/// tests/fixtures/models/tiny_resnet built for the WebGPU backend: the executable, its inputs
+/// and the number of plan steps.
+fn tiny_resnet_executable(ctx: &GpuContext) -> (WebGpuExecutable, Vec<Tensor>, usize) {
     let dir = common::fixtures_dir().join("models").join("tiny_resnet");
     let (case, inputs) = common::case_inputs(&dir).expect("case");
     let model = common::load_case(&dir, &case).expect("load");
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
     let plan = build_plan(model.bound(), &shapes).expect("plan");
+    let steps = plan.steps.len();
     let weights = GpuWeights::upload_blocking(model.bound(), ctx).expect("upload");
-    let mut exe = WebGpuExecutable::with_weights_blocking(plan, &model.bound().graph, weights)
+    let exe = WebGpuExecutable::with_weights_blocking(plan, &model.bound().graph, weights)
         .expect("build");
+    (exe, inputs, steps)
+}
+
+/// Every run submits once, allocates nothing and dispatches what was recorded.
+#[test]
+fn counters_and_reuse() {
+    let Some(ctx) = context() else { return };
+    let (mut exe, inputs, _) = tiny_resnet_executable(ctx);
     let refs: Vec<&Tensor> = inputs.iter().collect();
     for _ in 0..3 {
         exe.run_blocking(&refs).expect("run");
@@ -379,15 +387,7 @@ fn counters_and_reuse() {
 #[test]
 fn profile_times_every_step() {
     let Some(ctx) = context() else { return };
-    let dir = common::fixtures_dir().join("models").join("tiny_resnet");
-    let (case, inputs) = common::case_inputs(&dir).expect("case");
-    let model = common::load_case(&dir, &case).expect("load");
-    let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
-    let plan = build_plan(model.bound(), &shapes).expect("plan");
-    let steps = plan.steps.len();
-    let weights = GpuWeights::upload_blocking(model.bound(), ctx).expect("upload");
-    let mut exe = WebGpuExecutable::with_weights_blocking(plan, &model.bound().graph, weights)
-        .expect("build");
+    let (mut exe, inputs, steps) = tiny_resnet_executable(ctx);
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let before = exe.run_blocking(&refs).expect("run");
     let profile = exe.profile_blocking(&refs).expect("profile");

@@ -885,49 +885,15 @@ impl WebGpuExecutable {
         // The query pairs of each step's passes.
         let mut step_queries: Vec<std::ops::Range<u32>> = Vec::with_capacity(steps.len());
         let mut next = 0u32;
+        let mut stats = RunStats::default();
         for (_, range) in &steps {
             let first = next;
-            let mut pass: Option<wgpu::ComputePass> = None;
-            for cmd in &self.commands[range.clone()] {
-                match cmd {
-                    Command::Dispatch {
-                        pipeline,
-                        bind_group,
-                        groups,
-                        ..
-                    } => {
-                        let p = pass.get_or_insert_with(|| {
-                            let writes = wgpu::ComputePassTimestampWrites {
-                                query_set: &query_set,
-                                beginning_of_pass_write_index: Some(next),
-                                end_of_pass_write_index: Some(next + 1),
-                            };
-                            next += 2;
-                            encoder
-                                .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                                    label: Some("profile"),
-                                    timestamp_writes: Some(writes),
-                                })
-                                .forget_lifetime()
-                        });
-                        p.set_pipeline(pipeline);
-                        p.set_bind_group(0, bind_group, &[]);
-                        p.dispatch_workgroups(groups[0], groups[1], groups[2]);
-                    }
-                    Command::Copy {
-                        src,
-                        src_off,
-                        dst,
-                        dst_off,
-                        size,
-                        ..
-                    } => {
-                        pass = None;
-                        encoder.copy_buffer_to_buffer(src, *src_off, dst, *dst_off, *size);
-                    }
-                }
-            }
-            drop(pass);
+            self.encode_timed(
+                &mut encoder,
+                range.clone(),
+                &mut stats,
+                Some((&query_set, &mut next)),
+            );
             step_queries.push(first..next);
         }
         if next > 0 {
@@ -993,6 +959,18 @@ impl WebGpuExecutable {
         range: std::ops::Range<usize>,
         stats: &mut RunStats,
     ) {
+        self.encode_timed(encoder, range, stats, None);
+    }
+
+    /// [`Self::encode`]; with `timestamps` (a query set and its next free index), every compute
+    /// pass writes a begin and an end timestamp and takes the next two indices.
+    fn encode_timed(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        range: std::ops::Range<usize>,
+        stats: &mut RunStats,
+        mut timestamps: Option<(&wgpu::QuerySet, &mut u32)>,
+    ) {
         let mut pass: Option<wgpu::ComputePass> = None;
         for cmd in &self.commands[range] {
             match cmd {
@@ -1003,10 +981,19 @@ impl WebGpuExecutable {
                     ..
                 } => {
                     let p = pass.get_or_insert_with(|| {
+                        let timestamp_writes = timestamps.as_mut().map(|(query_set, next)| {
+                            let first = **next;
+                            **next += 2;
+                            wgpu::ComputePassTimestampWrites {
+                                query_set,
+                                beginning_of_pass_write_index: Some(first),
+                                end_of_pass_write_index: Some(first + 1),
+                            }
+                        });
                         encoder
                             .begin_compute_pass(&wgpu::ComputePassDescriptor {
                                 label: Some("forward"),
-                                timestamp_writes: None,
+                                timestamp_writes,
                             })
                             .forget_lifetime()
                     });
