@@ -105,8 +105,10 @@ pub fn destroy_shared_gpu_context() -> bool {
     }
 }
 
-/// A plan compiled for one backend.
+/// A plan compiled for one backend. A model holds a handful (one per input shape set), so the
+/// size difference between the variants does not matter.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Executable {
     Cpu(CpuExecutable),
     #[cfg(feature = "webgpu")]

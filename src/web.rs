@@ -246,7 +246,7 @@ impl WasmModel {
                 })?;
             let shape_js = Reflect::get(&item, &"shape".into())
                 .ok()
-                .filter(|s| Array::is_array(s))
+                .filter(Array::is_array)
                 .ok_or_else(|| {
                     JsError::new(&format!(
                         "input '{name}': shape must be an array of dimensions"

@@ -208,6 +208,19 @@ fn one_op(op: &str, attrs: &[(&str, &str)], params: &[(&str, &[usize])]) -> (Str
 }
 
 /// Loads a one-op model and runs it on `shape` (zeros), within `limit` bytes when given.
+/// One single-op model to run: (op, attributes, parameters with their shapes, data shape,
+/// memory limit in bytes).
+type OneOpCase<'a> = (
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Vec<(&'a str, &'a [usize])>,
+    &'a [usize],
+    Option<u64>,
+);
+
+/// (op, attributes, data shape) of a single-op model without parameters.
+type NoParamsCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [usize]);
+
 fn run_one(
     op: &str,
     attrs: &[(&str, &str)],
@@ -227,13 +240,7 @@ fn run_one(
 fn activation_bombs_are_refused_before_allocating() {
     // Each used to abort the process (memory allocation failure) or allocate gigabytes.
     let x = [1usize, 3, 8, 8];
-    let cases: Vec<(
-        &str,
-        Vec<(&str, &str)>,
-        Vec<(&str, &[usize])>,
-        &[usize],
-        Option<u64>,
-    )> = vec![
+    let cases: Vec<OneOpCase> = vec![
         (
             "Convolution",
             vec![
@@ -297,7 +304,7 @@ fn activation_bombs_are_refused_before_allocating() {
 #[test]
 fn shape_products_never_wrap() {
     // Each used to exit 0 with an unreadable output: the product wrapped around mod 2^64.
-    let cases: Vec<(&str, Vec<(&str, &str)>, &[usize])> = vec![
+    let cases: Vec<NoParamsCase> = vec![
         (
             "Reshape",
             vec![("shape", "(4611686018427387905, 24)")],
@@ -384,7 +391,7 @@ fn memory_limit_is_configurable() {
     let mut m = load(GOOD_JSON, &good_params()).unwrap();
     let x = Tensor::new(vec![1, 3], vec![5.0, 6.0, 7.0]).unwrap();
     m.set_memory_limit(Some(16));
-    let e = m.run(&[x.clone()]).unwrap_err().to_string();
+    let e = m.run(std::slice::from_ref(&x)).unwrap_err().to_string();
     assert!(e.contains("memory limit of 16 bytes"), "{e}");
     m.set_memory_limit(None);
     assert_eq!(m.run(&[x]).unwrap()[0].data, [5.0, 6.0]);

@@ -55,7 +55,7 @@ fn folding_preserves_outputs() {
         &BindOptions::default(),
     )
     .unwrap();
-    let plan = mxnet_web::plan::build_plan(&bound, &[x.shape.clone()]).unwrap();
+    let plan = mxnet_web::plan::build_plan(&bound, std::slice::from_ref(&x.shape)).unwrap();
     let mut exe = mxnet_web::backend::cpu::CpuExecutable::new(plan);
     let unfolded = exe.run(&bound.graph, &bound.params, &[&x]).unwrap();
     let a = folded.run(&[x]).unwrap();
@@ -92,7 +92,7 @@ fn run_unoptimised(json: &str, params: &[u8], x: &mxnet_web::Tensor) -> Vec<mxne
         &BindOptions::default(),
     )
     .unwrap();
-    let plan = mxnet_web::plan::build_plan(&bound, &[x.shape.clone()]).unwrap();
+    let plan = mxnet_web::plan::build_plan(&bound, std::slice::from_ref(&x.shape)).unwrap();
     let mut exe = mxnet_web::backend::cpu::CpuExecutable::new(plan);
     exe.run(&bound.graph, &bound.params, &[x]).unwrap()
 }

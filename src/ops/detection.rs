@@ -379,8 +379,11 @@ impl Nms {
             }
             let dst = &mut out[kept * k..(kept + 1) * k];
             dst.copy_from_slice(row(order[i]));
-            // MXNet skips rows whose first coordinate is negative (meant for the −1 rows).
-            if self.in_corner != self.out_corner && !(dst[c] < 0.0) {
+            // MXNet skips rows whose first coordinate is negative (meant for the −1 rows); a NaN
+            // coordinate is converted, as in MXNet, hence the negated comparison.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let convert = self.in_corner != self.out_corner && !(dst[c] < 0.0);
+            if convert {
                 let b = [dst[c], dst[c + 1], dst[c + 2], dst[c + 3]];
                 let conv = if self.in_corner {
                     [
@@ -409,6 +412,8 @@ pub fn transform_location(anchor: &[f32], loc: &[f32], var: &[f32; 4], clip: boo
     let oy = loc[1] * var[1] * ah + ay;
     let ow = (loc[2] * var[2]).exp() * aw / 2.0;
     let oh = (loc[3] * var[3]).exp() * ah / 2.0;
+    // min then max, not clamp: a NaN coordinate clips to 1 (clamp would keep the NaN).
+    #[allow(clippy::manual_clamp)]
     let c = |v: f32| if clip { v.min(1.0).max(0.0) } else { v };
     [c(ox - ow), c(oy - oh), c(ox + ow), c(oy + oh)]
 }
@@ -548,7 +553,10 @@ fn positive_floats(attrs: &Attrs, key: &str, default: &[f32]) -> Result<Vec<f32>
         None => default.to_vec(),
         Some(v) => v.iter().map(|&x| x as f32).collect(),
     };
-    if v.is_empty() || v.iter().any(|&x| !(x > 0.0)) {
+    // Negated so that NaN is refused too.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    let bad = v.is_empty() || v.iter().any(|&x| !(x > 0.0));
+    if bad {
         return Err(Error::attr(
             key,
             attrs.raw(key).unwrap_or(""),

@@ -247,7 +247,10 @@ pub fn compare_with_mxnet(dir: &Path, case: &Value, outs: &[Tensor]) -> Result<S
                 continue;
             }
             let d = (a - b).abs();
-            if !(d <= atol + rtol * b.abs()) {
+            // Negated so that a NaN difference fails.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let outside = !(d <= atol + rtol * b.abs());
+            if outside {
                 return Err(format!(
                     "output {k}: element {i} is {a}, MXNet {b} (|diff| {d:e} > atol {atol:e} + rtol {rtol:e}·|mxnet|)"
                 ));

@@ -224,18 +224,20 @@ impl GpuContext {
             max_groups_per_dim: limits.max_compute_workgroups_per_dimension.max(1),
             uniform_align: limits.min_uniform_buffer_offset_alignment.max(256) as u64,
         };
-        Ok(GpuContext {
-            inner: Arc::new(ContextInner {
-                device,
-                queue,
-                summary,
-                limits: exec_limits,
-                kernels: Mutex::new(KernelCache::default()),
-                uncaptured,
-                lost,
-                lost_reason,
-            }),
-        })
+        // In the browser wgpu's handles are neither Send nor Sync (one JS thread owns them), so
+        // this Arc is only shared ownership there; natively it is shared across threads.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let inner = Arc::new(ContextInner {
+            device,
+            queue,
+            summary,
+            limits: exec_limits,
+            kernels: Mutex::new(KernelCache::default()),
+            uncaptured,
+            lost,
+            lost_reason,
+        });
+        Ok(GpuContext { inner })
     }
 
     /// Blocking [`GpuContext::new`] (native only).

@@ -108,11 +108,14 @@ impl GpuWeights {
             bytes += (t.data.len() * 4) as u64;
             params.insert(id, (layout, chunks));
         }
-        Ok(Arc::new(GpuWeights {
+        // Not Send/Sync in the browser (wgpu's handles live on one JS thread): shared ownership.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let weights = Arc::new(GpuWeights {
             ctx: ctx.clone(),
             params,
             bytes,
-        }))
+        });
+        Ok(weights)
     }
 
     /// Blocking [`GpuWeights::upload`] (native only).
