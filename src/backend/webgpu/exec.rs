@@ -713,18 +713,7 @@ impl WebGpuExecutable {
         let mut tensors = Vec::with_capacity(self.outputs.len());
         if self.readback_bytes > 0 {
             let slice = self.readback.slice(..);
-            let mapped = MapFuture::new();
-            let signal = mapped.clone();
-            slice.map_async(wgpu::MapMode::Read, move |r| {
-                signal.complete(r.map_err(|e| e.to_string()))
-            });
-            #[cfg(not(target_arch = "wasm32"))]
-            device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
-            mapped
-                .await
-                .map_err(|e| Error::Backend(format!("reading the outputs back: {e}")))?;
+            map_for_reading(device, &slice, "the outputs").await?;
             {
                 let view = slice
                     .get_mapped_range()
@@ -905,18 +894,7 @@ impl WebGpuExecutable {
         }
         self.ctx.queue().submit(Some(encoder.finish()));
         let slice = readback.slice(..);
-        let mapped = MapFuture::new();
-        let signal = mapped.clone();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            signal.complete(r.map_err(|e| e.to_string()))
-        });
-        #[cfg(not(target_arch = "wasm32"))]
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
-        mapped
-            .await
-            .map_err(|e| Error::Backend(format!("reading the timestamps back: {e}")))?;
+        map_for_reading(device, &slice, "the timestamps").await?;
         let ticks: Vec<u64> = {
             let view = slice
                 .get_mapped_range()
@@ -1073,6 +1051,29 @@ fn command_step(c: &Command) -> usize {
 #[derive(Clone)]
 struct MapFuture {
     state: Arc<Mutex<MapState>>,
+}
+
+/// Maps `slice` for reading and waits until it is mapped (natively by polling the device, in
+/// the browser by awaiting its callback). `what` names the data for the error message.
+async fn map_for_reading(
+    device: &wgpu::Device,
+    slice: &wgpu::BufferSlice<'_>,
+    what: &str,
+) -> Result<()> {
+    let mapped = MapFuture::new();
+    let signal = mapped.clone();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        signal.complete(r.map_err(|e| e.to_string()))
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Backend(format!("waiting for the GPU: {e}")))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = device;
+    mapped
+        .await
+        .map_err(|e| Error::Backend(format!("reading {what} back: {e}")))
 }
 
 impl MapFuture {
