@@ -10,8 +10,9 @@
 
 @group(0) @binding(0) var<uniform> p: GemmParams;
 
-const TM: u32 = 64u;
-const TN: u32 = 64u;
+const_assert GEMM_TILE == 64u; // 8×8 threads × 8×8 outputs each
+const TM: u32 = GEMM_TILE;
+const TN: u32 = GEMM_TILE;
 const TK: u32 = 16u;
 
 var<workgroup> tile_a: array<vec4<f32>, 256>; // [k][m / 4]
@@ -98,10 +99,11 @@ fn store_row(c_base: u32, gm: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
 }
 
 // Matrix–vector products (m = 1 or n = 1: FullyConnected at batch 1, dot with a vector), where
-// gemm's 64×64 tiles would leave 63 of every 64 rows or columns idle. Each workgroup computes 4
-// outputs; 16 threads share each output's dot product, reading consecutive elements of K (so a
-// contiguous weight row is read in 64-byte runs), and add their partial sums through workgroup
-// memory. With m = 1 the outputs run along n, with n = 1 along m.
+// gemm's 64×64 tiles would leave 63 of every 64 rows or columns idle. Each workgroup computes
+// GEMM_GEMV_ROWS (4) outputs; 16 threads share each output's dot product, reading consecutive
+// elements of K (so a contiguous weight row is read in 64-byte runs), and add their partial sums
+// through workgroup memory. With m = 1 the outputs run along n, with n = 1 along m.
+const_assert GEMM_GEMV_ROWS * 16u == 64u;
 var<workgroup> partial: array<f32, 64>;
 
 @compute @workgroup_size(64)
@@ -109,7 +111,7 @@ fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let batch = wg.z;
     let along_n = p.m == 1u;
     let outputs = select(p.m, p.n, along_n);
-    let o = wg.x * 4u + lid / 16u;
+    let o = wg.x * GEMM_GEMV_ROWS + lid / 16u; // 16 threads per output
     let lane = lid % 16u;
     let a_base = p.a_off + batch * p.a_bs;
     let b_base = p.b_off + batch * p.b_bs;

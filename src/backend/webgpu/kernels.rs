@@ -77,7 +77,7 @@ macro_rules! families {
 families! {
     Copy => "copy.wgsl" [CopyParams],
     Elementwise => "elementwise.wgsl" [ElementwiseParams, Unary, Binary, MapCode],
-    Gemm => "gemm.wgsl" [GemmParams, GemmBias],
+    Gemm => "gemm.wgsl" [GemmParams, GemmBias, GemmTiling],
     Conv => "conv.wgsl" [ConvParams, ConvAct, ConvVariant, ConvTiling],
     Pool => "pool.wgsl" [PoolParams, PoolMode],
     Norm => "norm.wgsl" [NormParams, NormCode],

@@ -761,6 +761,15 @@ wgsl_consts! {
         TANH = 3,
     }
 
+    /// The work of one workgroup of gemm.wgsl's kernels, which the lowering sizes its grids by
+    /// (the shader asserts the values its code is written for).
+    pub struct GemmTiling as "GEMM" {
+        /// gemm: rows and columns of C per workgroup (a square tile).
+        TILE = 64,
+        /// gemv: outputs per workgroup.
+        GEMV_ROWS = 4,
+    }
+
     /// gemm.wgsl's `p.bias_mode`: which bias element is added to C[m, n].
     pub struct GemmBias as "BIAS" {
         NONE = 0,

@@ -5,7 +5,7 @@ use crate::ops::dense::{DenseOp, Dot, FullyConnected};
 
 use super::{BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{GEMM, GEMV};
-use crate::backend::webgpu::wgsl::{fit, GemmBias, GemmParams};
+use crate::backend::webgpu::wgsl::{fit, GemmBias, GemmParams, GemmTiling};
 
 /// One GEMM operand: (offset, row stride, column stride, batch stride) in elements.
 #[derive(Debug, Clone, Copy)]
@@ -52,11 +52,17 @@ pub(crate) fn gemm(
         ..Default::default()
     };
     if m == 1 || n == 1 {
-        // A matrix–vector product: 4 outputs per workgroup (gemm.wgsl's `gemv`).
-        let grid = [m.max(n).div_ceil(4) as u32, 1, batch as u32];
+        // A matrix–vector product: a few outputs per workgroup (gemm.wgsl's `gemv`).
+        let rows = GemmTiling::GEMV_ROWS as usize;
+        let grid = [m.max(n).div_ceil(rows) as u32, 1, batch as u32];
         return l.dispatch(GEMV, u, vec![a.0, b.0, bias_buf], vec![c.0], grid);
     }
-    let grid = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batch as u32];
+    let tile = GemmTiling::TILE as usize;
+    let grid = [
+        n.div_ceil(tile) as u32,
+        m.div_ceil(tile) as u32,
+        batch as u32,
+    ];
     l.dispatch(GEMM, u, vec![a.0, b.0, bias_buf], vec![c.0], grid)
 }
 
