@@ -1003,6 +1003,106 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
         .collect()
 }
 
+/// The loop nest of a broadcast binary op after merging dims: merged dim 0 is the inner run
+/// (stride 1 or 0 for each operand), dims 1..m are walked by an odometer. Not generic, so the
+/// shape checks and the merging exist once in the binary rather than once per op (19 ops).
+struct BroadcastLoops {
+    /// Merged dims, innermost first.
+    m: usize,
+    md: [usize; MAX_BROADCAST_DIMS],
+    ma: [usize; MAX_BROADCAST_DIMS],
+    mb: [usize; MAX_BROADCAST_DIMS],
+}
+
+impl BroadcastLoops {
+    /// Checks the shapes and merges dims (dropping size-1 ones) from the innermost outwards
+    /// where both operands are contiguous (or both broadcast).
+    fn new(a: &View, b: &View, out: &ViewMut) -> Result<BroadcastLoops> {
+        let nd = a.shape.len().max(b.shape.len());
+        let out_shape: &[usize] = out.shape;
+        let fits = nd <= MAX_BROADCAST_DIMS
+            && out_shape.len() == nd
+            && (0..nd).all(|r| broadcast_dim(a.shape, b.shape, r) == Some(out_shape[nd - 1 - r]))
+            && numel(out_shape) == out.data.len();
+        if !fits {
+            return Err(Error::shape(format!(
+                "broadcast of {} and {} does not give the output shape {}",
+                fmt_shape(a.shape),
+                fmt_shape(b.shape),
+                fmt_shape(out_shape)
+            )));
+        }
+        if a.data.len() != numel(a.shape) || b.data.len() != numel(b.shape) {
+            return Err(Error::shape(
+                "broadcast: input data does not match its shape",
+            ));
+        }
+        // Right-aligned strides of each operand over the output dims, 0 where it broadcasts.
+        let mut dims = [1usize; MAX_BROADCAST_DIMS];
+        let mut sa = [0usize; MAX_BROADCAST_DIMS];
+        let mut sb = [0usize; MAX_BROADCAST_DIMS];
+        let (mut stride_a, mut stride_b) = (1usize, 1usize);
+        for i in (0..nd).rev() {
+            let d = out_shape[i];
+            let off = nd - 1 - i;
+            let da = if off < a.shape.len() {
+                a.shape[a.shape.len() - 1 - off]
+            } else {
+                1
+            };
+            let db = if off < b.shape.len() {
+                b.shape[b.shape.len() - 1 - off]
+            } else {
+                1
+            };
+            dims[i] = d;
+            sa[i] = if da == 1 { 0 } else { stride_a };
+            sb[i] = if db == 1 { 0 } else { stride_b };
+            stride_a *= da;
+            stride_b *= db;
+        }
+        let mut l = BroadcastLoops {
+            m: 0,
+            md: [1usize; MAX_BROADCAST_DIMS],
+            ma: [0usize; MAX_BROADCAST_DIMS],
+            mb: [0usize; MAX_BROADCAST_DIMS],
+        };
+        for i in (0..nd).rev() {
+            if dims[i] == 1 {
+                continue;
+            }
+            let m = l.m;
+            if m > 0 && sa[i] == l.ma[m - 1] * l.md[m - 1] && sb[i] == l.mb[m - 1] * l.md[m - 1] {
+                l.md[m - 1] *= dims[i];
+            } else {
+                l.md[m] = dims[i];
+                l.ma[m] = sa[i];
+                l.mb[m] = sb[i];
+                l.m += 1;
+            }
+        }
+        Ok(l)
+    }
+
+    /// Advances the odometer over dims 1..m (dim 1 fastest) and the operands' offsets.
+    #[inline]
+    fn advance(&self, idx: &mut [usize; MAX_BROADCAST_DIMS], off_a: &mut usize, off_b: &mut usize) {
+        let m = self.m;
+        let dims = self.md[1..m].iter().zip(&self.ma[1..m]).zip(&self.mb[1..m]);
+        for (i, ((&d, &sa), &sb)) in idx[1..m].iter_mut().zip(dims) {
+            *i += 1;
+            *off_a += sa;
+            *off_b += sb;
+            if *i < d {
+                break;
+            }
+            *off_a -= sa * d;
+            *off_b -= sb * d;
+            *i = 0;
+        }
+    }
+}
+
 /// `out = f(a, b)` with NumPy broadcasting. Dims are first merged where both operands are
 /// contiguous (or both broadcast) so that the inner loop runs over the longest possible
 /// contiguous run: a per-channel bias on NCHW becomes `[N, C, H·W]` with `b` constant along the
@@ -1013,79 +1113,18 @@ fn broadcast_binary<F: Fn(f32, f32) -> f32>(
     out: &mut ViewMut,
     f: F,
 ) -> Result<()> {
-    let nd = a.shape.len().max(b.shape.len());
-    let out_shape: &[usize] = out.shape;
-    let fits = nd <= MAX_BROADCAST_DIMS
-        && out_shape.len() == nd
-        && (0..nd).all(|r| broadcast_dim(a.shape, b.shape, r) == Some(out_shape[nd - 1 - r]))
-        && numel(out_shape) == out.data.len();
-    if !fits {
-        return Err(Error::shape(format!(
-            "broadcast of {} and {} does not give the output shape {}",
-            fmt_shape(a.shape),
-            fmt_shape(b.shape),
-            fmt_shape(out_shape)
-        )));
-    }
-    if a.data.len() != numel(a.shape) || b.data.len() != numel(b.shape) {
-        return Err(Error::shape(
-            "broadcast: input data does not match its shape",
-        ));
-    }
+    let loops = BroadcastLoops::new(a, b, out)?;
     if out.data.is_empty() {
         return Ok(());
     }
-    // Right-aligned strides of each operand over the output dims, 0 where it broadcasts.
-    let mut dims = [1usize; MAX_BROADCAST_DIMS];
-    let mut sa = [0usize; MAX_BROADCAST_DIMS];
-    let mut sb = [0usize; MAX_BROADCAST_DIMS];
-    let (mut stride_a, mut stride_b) = (1usize, 1usize);
-    for i in (0..nd).rev() {
-        let d = out_shape[i];
-        let off = nd - 1 - i;
-        let da = if off < a.shape.len() {
-            a.shape[a.shape.len() - 1 - off]
-        } else {
-            1
-        };
-        let db = if off < b.shape.len() {
-            b.shape[b.shape.len() - 1 - off]
-        } else {
-            1
-        };
-        dims[i] = d;
-        sa[i] = if da == 1 { 0 } else { stride_a };
-        sb[i] = if db == 1 { 0 } else { stride_b };
-        stride_a *= da;
-        stride_b *= db;
-    }
-    // Merge dims (dropping size-1 ones) from the innermost outwards.
-    let mut m = 0usize; // merged dims, stored innermost first in md/ma/mb
-    let mut md = [1usize; MAX_BROADCAST_DIMS];
-    let mut ma = [0usize; MAX_BROADCAST_DIMS];
-    let mut mb = [0usize; MAX_BROADCAST_DIMS];
-    for i in (0..nd).rev() {
-        if dims[i] == 1 {
-            continue;
-        }
-        if m > 0 && sa[i] == ma[m - 1] * md[m - 1] && sb[i] == mb[m - 1] * md[m - 1] {
-            md[m - 1] *= dims[i];
-        } else {
-            md[m] = dims[i];
-            ma[m] = sa[i];
-            mb[m] = sb[i];
-            m += 1;
-        }
-    }
-    if m == 0 {
+    if loops.m == 0 {
         // Every dim is 1: a single element.
         out.data[0] = f(a.data[0], b.data[0]);
         return Ok(());
     }
     // Inner run: merged dim 0, with stride 1 (contiguous) or 0 (broadcast) for each operand.
-    let n = md[0];
-    let (inner_a, inner_b) = (ma[0], mb[0]);
-    // Odometer over the outer merged dims 1..m.
+    let n = loops.md[0];
+    let (inner_a, inner_b) = (loops.ma[0], loops.mb[0]);
     let mut idx = [0usize; MAX_BROADCAST_DIMS];
     let (mut off_a, mut off_b) = (0usize, 0usize);
     for row in out.data.chunks_exact_mut(n) {
@@ -1112,18 +1151,7 @@ fn broadcast_binary<F: Fn(f32, f32) -> f32>(
                 }
             }
         }
-        // Advance the odometer over dims 1..m (dim 1 fastest).
-        for d in 1..m {
-            idx[d] += 1;
-            off_a += ma[d];
-            off_b += mb[d];
-            if idx[d] < md[d] {
-                break;
-            }
-            off_a -= ma[d] * md[d];
-            off_b -= mb[d] * md[d];
-            idx[d] = 0;
-        }
+        loops.advance(&mut idx, &mut off_a, &mut off_b);
     }
     Ok(())
 }
