@@ -47,6 +47,14 @@ export type Backend = "cpu" | "webgpu";
  */
 export type BackendChoice = "auto" | Backend;
 
+/**
+ * The precision of the weights of convolutions and FullyConnected layers on WebGPU. `"f16"`
+ * stores them in half precision (half the GPU memory and weight reads; about 1e-3 relative
+ * error against MXNet) where the device has the `shader-f16` feature; activations and
+ * accumulation stay f32. The CPU backend is always f32.
+ */
+export type Precision = "f32" | "f16";
+
 /** One download progress report (see `LoadOptions.onProgress`). */
 export interface ProgressEvent {
   /** Which file: the symbol JSON or the `.params` file. */
@@ -90,6 +98,11 @@ export interface BindOptions {
    * largest buffer).
    */
   memoryLimit?: number;
+  /**
+   * `"f16"` asks for half-precision weights on WebGPU (see `Precision`); without `shader-f16`
+   * the weights stay f32 and `Model.precisionNote` says why. Default `"f32"`, the reference.
+   */
+  precision?: Precision;
 }
 
 /** Options of `Model.fromBytes`. */
@@ -261,6 +274,10 @@ export class Model {
   readonly backend: Backend;
   /** Why `backend: "auto"` did not pick WebGPU; undefined when it did or a backend was forced. */
   readonly fallbackReason: string | undefined;
+  /** The precision of the weights that run: `"f16"` only on WebGPU with `precision: "f16"` and `shader-f16`. */
+  readonly precision: Precision;
+  /** Why the weights run in f32 although `precision: "f16"` was asked for; undefined otherwise. */
+  readonly precisionNote: string | undefined;
   /** Input names in the order `run` takes an array. */
   readonly inputNames: readonly string[];
   /** Number of output heads: `run` resolves to this many tensors. */
@@ -366,6 +383,8 @@ export class WorkerModel implements Disposable {
   private constructor();
   readonly backend: Backend;
   readonly fallbackReason: string | undefined;
+  readonly precision: Precision;
+  readonly precisionNote: string | undefined;
   readonly inputNames: readonly string[];
   readonly outputCount: number;
   run(inputs: RunInputs): Promise<Tensor[]>;

@@ -445,6 +445,8 @@ export class Model {
   #inputNames;
   #backend;
   #fallbackReason;
+  #precision;
+  #precisionNote;
   #outputCount;
   /** Runs are serialised: the wasm object must not be used re-entrantly. */
   #queue = Promise.resolve();
@@ -461,6 +463,8 @@ export class Model {
       this.#inputNames = Object.freeze(wasmModel.inputNames());
       this.#backend = wasmModel.backend;
       this.#fallbackReason = wasmModel.fallbackReason ?? undefined;
+      this.#precision = wasmModel.precision;
+      this.#precisionNote = wasmModel.precisionNote ?? undefined;
       this.#outputCount = JSON.parse(wasmModel.infoJson(undefined)).outputs.length;
     });
     this.#wasm = wasmModel;
@@ -564,6 +568,16 @@ export class Model {
   /** Why `backend: "auto"` did not pick WebGPU (undefined when it did or a backend was forced). */
   get fallbackReason() {
     return this.#fallbackReason;
+  }
+
+  /** `"f32"` or `"f16"`: the precision of the convolution and dense weights that run (index.d.ts). */
+  get precision() {
+    return this.#precision;
+  }
+
+  /** Why the weights run in f32 although `precision: "f16"` was asked for (undefined otherwise). */
+  get precisionNote() {
+    return this.#precisionNote;
   }
 
   /** Input names in the order `run` takes an array of inputs. */
@@ -725,6 +739,8 @@ export class Model {
       callWasm(() => {
         this.#backend = live.backend;
         this.#fallbackReason = live.fallbackReason ?? undefined;
+        this.#precision = live.precision;
+        this.#precisionNote = live.precisionNote ?? undefined;
       });
     }
     return value;
@@ -791,6 +807,7 @@ async function create(symbolJson, symbolName, paramsBytes, paramsName, options) 
   );
   try {
     if (options.memoryLimit !== undefined) callWasm(() => wasm.setMemoryLimit(options.memoryLimit));
+    if (options.precision !== "f32") callWasm(() => wasm.setPrecision(options.precision));
     throwIfAborted(options.signal);
     // WebGPU: a device, then the weights uploaded to it.
     await callWasmAsync(() => wasm.selectBackend());
@@ -858,6 +875,7 @@ function checkOptions(opts, fn) {
     fetch: fetchFn,
     sizes = {},
     memoryLimit,
+    precision = "f32",
   } = opts;
   if (!Number.isSafeInteger(epoch) || epoch < 0) {
     throw new TypeError(`${PREFIX}epoch must be a non-negative integer, got ${String(epoch)}`);
@@ -897,10 +915,14 @@ function checkOptions(opts, fn) {
   if (memoryLimit !== undefined && !(Number.isSafeInteger(memoryLimit) && memoryLimit > 0)) {
     throw new TypeError(`${PREFIX}memoryLimit must be a positive integer number of bytes, got ${describe(memoryLimit)}`);
   }
+  if (precision !== "f32" && precision !== "f16") {
+    throw new TypeError(`${PREFIX}precision must be "f32" or "f16", got ${describe(precision)}`);
+  }
   return {
     epoch,
     backend,
     memoryLimit,
+    precision,
     inputs: inputList.slice(),
     allowMissing: Boolean(allowMissing),
     ignoreExtra: Boolean(ignoreExtra),

@@ -79,7 +79,14 @@ function live() {
 
 /** The backend fields the page mirrors after every request (auto may fall back at a run). */
 function state() {
-  return model === null ? null : { backend: model.backend, fallbackReason: model.fallbackReason };
+  return model === null
+    ? null
+    : {
+        backend: model.backend,
+        fallbackReason: model.fallbackReason,
+        precision: model.precision,
+        precisionNote: model.precisionNote,
+      };
 }
 
 /** A custom fetch given to Model.load runs in the page; its response body streams back. */

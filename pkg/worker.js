@@ -3,7 +3,7 @@
 // The model lives in a dedicated module Web Worker (pkg/worker-entry.js), one per model: the
 // download, binding, WebGPU upload and every forward pass run there, so the page's main thread
 // stays responsive. WorkerModel mirrors Model: `run`, `profile`, `warmup`, `info`, `dispose`, `backend`,
-// `fallbackReason`, `inputNames`, `outputCount`; `info()` resolves asynchronously (it is
+// `fallbackReason`, `precision`, `precisionNote`, `inputNames`, `outputCount`; `info()` resolves asynchronously (it is
 // answered by the worker). Inputs are copied once into fresh buffers that are transferred to the
 // worker; outputs are transferred back (no copy). `dispose()` ends the worker, which releases
 // all of its memory.
@@ -118,6 +118,8 @@ export class WorkerModel {
   #outputCount = 0;
   #backend = "cpu";
   #fallbackReason = undefined;
+  #precision = "f32";
+  #precisionNote = undefined;
   #info = null;
 
   /** @private Use `Model.load(src, { worker: true })`. */
@@ -154,6 +156,16 @@ export class WorkerModel {
   /** Why `backend: "auto"` did not pick WebGPU (undefined when it did or a backend was forced). */
   get fallbackReason() {
     return this.#fallbackReason;
+  }
+
+  /** `"f32"` or `"f16"`: the precision of the convolution and dense weights that run. */
+  get precision() {
+    return this.#precision;
+  }
+
+  /** Why the weights run in f32 although `precision: "f16"` was asked for (undefined otherwise). */
+  get precisionNote() {
+    return this.#precisionNote;
   }
 
   get inputNames() {
@@ -239,6 +251,8 @@ export class WorkerModel {
     if (msg.state) {
       this.#backend = msg.state.backend;
       this.#fallbackReason = msg.state.fallbackReason;
+      this.#precision = msg.state.precision;
+      this.#precisionNote = msg.state.precisionNote;
     }
     if (msg.ok) pending.resolve(msg.value);
     else pending.reject(toError(msg.error));

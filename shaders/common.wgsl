@@ -4,14 +4,21 @@
 // 8..10 = read-write outputs. Every buffer is an array<f32>; integer data (gather indices) is
 // stored as i32 bit patterns and read with bitcast. A kernel's bind-group layout lists only the
 // bindings it uses, so declaring all of them here is harmless.
+// The one exception: `in1` is an array of `In1`, an alias generated per module (kernels.rs):
+// f32, or f16 in the conv.wgsl and gemm.wgsl modules built for weights stored in half precision
+// (precision "f16"). Those files read in1 only through `in1_f32`.
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
-@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<In1>;
 @group(0) @binding(3) var<storage, read> in2: array<f32>;
 @group(0) @binding(4) var<storage, read> in3: array<f32>;
 @group(0) @binding(5) var<storage, read> in4: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out0: array<f32>;
 @group(0) @binding(9) var<storage, read_write> out1: array<f32>;
 @group(0) @binding(10) var<storage, read_write> out2: array<f32>;
+
+fn in1_f32(i: u32) -> f32 {
+    return f32(in1[i]);
+}
 
 // One-thread-per-element kernels run 256 threads per workgroup on a 2-D grid of workgroups
 // (x wraps at the device's 65535 limit); this is the flat element index.
@@ -49,7 +56,8 @@ fn flag(c: bool) -> f32 {
     return select(0.0, 1.0, c);
 }
 
-// The activations a convolution can fuse (src/ops/epilogue.rs), shared with the unfused ops.
+// The activations a convolution or a GEMM can fuse (src/ops/epilogue.rs), shared with the
+// unfused ops.
 // relu: NaN -> 0.
 fn relu_(x: f32) -> f32 {
     return select(0.0, x, x > 0.0);
@@ -60,6 +68,20 @@ fn leaky_(x: f32, slope: f32) -> f32 {
 // clip: NaN passes through.
 fn clip_(x: f32, lo: f32, hi: f32) -> f32 {
     return select(select(x, lo, x < lo), hi, x > hi);
+}
+
+// The activation of a fused epilogue: `op` is a kernel's pipeline constant OP, whose low bits
+// are EPILOGUE_* codes (constant per pipeline, so the branches fold away).
+fn fused_act(x: f32, op: u32, a: f32, b: f32) -> f32 {
+    let act = op & EPILOGUE_ACT_MASK;
+    if (act == EPILOGUE_RELU) {
+        return relu_(x);
+    } else if (act == EPILOGUE_LEAKY) {
+        return leaky_(x, a);
+    } else if (act == EPILOGUE_CLIP) {
+        return clip_(x, a, b);
+    }
+    return x;
 }
 
 fn truthy(x: f32) -> bool {

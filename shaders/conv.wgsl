@@ -11,18 +11,10 @@ override OP: u32 = 0u;
 // The fused epilogue for the value at output index `o` (relative to out_off).
 fn epilogue(acc: f32, o: u32) -> f32 {
     var v = acc;
-    if ((OP & CONV_RESIDUAL) != 0u) {
+    if ((OP & EPILOGUE_RESIDUAL) != 0u) {
         v += in3[p.res_off + o];
     }
-    let act = OP & CONV_ACT_MASK;
-    if (act == ACT_RELU) {
-        v = relu_(v);
-    } else if (act == ACT_LEAKY) {
-        v = leaky_(v, p.act_a);
-    } else if (act == ACT_CLIP) {
-        v = clip_(v, p.act_a, p.act_b);
-    }
-    return v;
+    return fused_act(v, OP, p.act_a, p.act_b);
 }
 
 // conv_igemm: a CONV_TILE × CONV_TILE block of the output (filters × output positions) per
@@ -77,7 +69,7 @@ fn conv_igemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
             let gk = k0 + kk;
             var v = 0.0;
             if (gm < p.m && gk < kdim) {
-                v = in1[w_base + gm * kdim + gk];
+                v = in1_f32(w_base + gm * kdim + gk);
             }
             tile_a[kk * (TM / 4u) + mm / 4u][mm % 4u] = v;
         }
@@ -167,7 +159,7 @@ fn conv_gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     var acc = 0.0;
     if (row < p.m) {
         for (var k = lane; k < kdim; k += 16u) {
-            acc = fma(in1[w_row + k], in0[x_base + k * p.in_size], acc);
+            acc = fma(in1_f32(w_row + k), in0[x_base + k * p.in_size], acc);
         }
     }
     partial[lid] = acc;
@@ -229,7 +221,7 @@ fn conv_depthwise(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
                 let ix = ix_base + i32(kx * p.d_w);
                 let xv = vec4<f32>(dw_input(x_row, ix), dw_input(x_row, ix + step),
                                    dw_input(x_row, ix + 2 * step), dw_input(x_row, ix + 3 * step));
-                acc = fma(xv, vec4<f32>(in1[w_row + kx]), acc);
+                acc = fma(xv, vec4<f32>(in1_f32(w_row + kx)), acc);
             }
         }
     }
@@ -298,7 +290,7 @@ fn deconv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
                 for (var c = 0u; c < p.cg; c++) {
                     let ic = g * p.cg + c;
                     acc = fma(in0[p.x_off + (n * p.channels + ic) * p.in_size + x_pos],
-                              in1[p.w_off + (ic * p.fg + f) * p.k_size + tap], acc);
+                              in1_f32(p.w_off + (ic * p.fg + f) * p.k_size + tap), acc);
                 }
             }
         }

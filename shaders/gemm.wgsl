@@ -1,6 +1,6 @@
 // Batched GEMM: C[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] (+ bias), every operand addressed by
 // (offset, row stride, column stride, batch stride) so transposes and FullyConnected's Wᵀ need
-// no copies. Serves FullyConnected, dot and batch_dot.
+// no copies. Serves FullyConnected (with its fused epilogue), dot and batch_dot.
 //
 // Tiling (as conv.wgsl's conv_igemm): a 64×64 block of C per workgroup of 8×8 threads, each
 // thread accumulating an 8×8 block in registers (rows 8·lid.y.., columns 8·lid.x..); K advances
@@ -9,6 +9,24 @@
 // would be placed in memory).
 
 @group(0) @binding(0) var<uniform> p: GemmParams;
+
+// The fused epilogue (EPILOGUE_* codes), set per pipeline so that it costs nothing where unused.
+override OP: u32 = 0u;
+
+// The bias and the fused epilogue for C[m, n] (`c` its index relative to c_off):
+// act(v + bias + residual), the residual read at in3[res_off + c].
+fn epilogue(acc: f32, gm: u32, gn: u32, c: u32) -> f32 {
+    var v = acc;
+    if (p.bias_mode == BIAS_PER_COLUMN) {
+        v += in2[p.bias_off + gn];
+    } else if (p.bias_mode == BIAS_PER_ROW) {
+        v += in2[p.bias_off + gm];
+    }
+    if ((OP & EPILOGUE_RESIDUAL) != 0u) {
+        v += in3[p.res_off + c];
+    }
+    return fused_act(v, OP, p.act_a, p.act_b);
+}
 
 const_assert GEMM_TILE == 64u; // 8×8 threads × 8×8 outputs each
 const TM: u32 = GEMM_TILE;
@@ -50,7 +68,7 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
             let gk = k0 + kk;
             var v = 0.0;
             if (gn < p.n && gk < p.k) {
-                v = in1[b_base + gk * p.b_rs + gn * p.b_cs];
+                v = in1_f32(b_base + gk * p.b_rs + gn * p.b_cs);
             }
             tile_b[kk * (TN / 4u) + t / 4u][t % 4u] = v;
         }
@@ -67,7 +85,7 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 
     let r0 = row0 + 8u * lid.y;
     let c0 = col0 + 8u * lid.x;
-    let c_base = p.c_off + batch * p.c_bs;
+    let c_base = batch * p.c_bs;
     store_row(c_base, r0, c0, acc[0][0], acc[0][1]);
     store_row(c_base, r0 + 1u, c0, acc[1][0], acc[1][1]);
     store_row(c_base, r0 + 2u, c0, acc[2][0], acc[2][1]);
@@ -78,7 +96,8 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     store_row(c_base, r0 + 7u, c0, acc[7][0], acc[7][1]);
 }
 
-// Stores 8 consecutive columns of row gm of C from column col on, adding the bias.
+// Stores 8 consecutive columns of row gm of C from column col on, through the epilogue
+// (`c_base`: the batch's offset relative to c_off).
 fn store_row(c_base: u32, gm: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
     if (gm >= p.m) {
         return;
@@ -88,13 +107,8 @@ fn store_row(c_base: u32, gm: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
         if (gn >= p.n) {
             return;
         }
-        var v = select(hi[j & 3u], lo[j & 3u], j < 4u);
-        if (p.bias_mode == BIAS_PER_COLUMN) {
-            v += in2[p.bias_off + gn];
-        } else if (p.bias_mode == BIAS_PER_ROW) {
-            v += in2[p.bias_off + gm];
-        }
-        out0[c_base + gm * p.c_rs + gn * p.c_cs] = v;
+        let c = c_base + gm * p.c_rs + gn * p.c_cs;
+        out0[p.c_off + c] = epilogue(select(hi[j & 3u], lo[j & 3u], j < 4u), gm, gn, c);
     }
 }
 
@@ -119,11 +133,11 @@ fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (o < outputs) {
         if (along_n) {
             for (var k = lane; k < p.k; k += 16u) {
-                acc = fma(in0[a_base + k * p.a_cs], in1[b_base + k * p.b_rs + o * p.b_cs], acc);
+                acc = fma(in0[a_base + k * p.a_cs], in1_f32(b_base + k * p.b_rs + o * p.b_cs), acc);
             }
         } else {
             for (var k = lane; k < p.k; k += 16u) {
-                acc = fma(in0[a_base + o * p.a_rs + k * p.a_cs], in1[b_base + k * p.b_rs], acc);
+                acc = fma(in0[a_base + o * p.a_rs + k * p.a_cs], in1_f32(b_base + k * p.b_rs), acc);
             }
         }
     }
@@ -138,10 +152,6 @@ fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     let gm = select(o, 0u, along_n);
     let gn = select(0u, o, along_n);
-    if (p.bias_mode == BIAS_PER_COLUMN) {
-        v += in2[p.bias_off + gn];
-    } else if (p.bias_mode == BIAS_PER_ROW) {
-        v += in2[p.bias_off + gm];
-    }
-    out0[p.c_off + batch * p.c_bs + gm * p.c_rs + gn * p.c_cs] = v;
+    let c = batch * p.c_bs + gm * p.c_rs + gn * p.c_cs;
+    out0[p.c_off + c] = epilogue(v, gm, gn, c);
 }

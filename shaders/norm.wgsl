@@ -4,7 +4,10 @@
 
 @group(0) @binding(0) var<uniform> p: NormParams;
 
-// y = x·scale + shift with scale = g/sqrt(var + eps), shift = beta − mean·scale (the CPU
+// batch_norm's fused activation (EPILOGUE_* codes), set per pipeline.
+override OP: u32 = 0u;
+
+// y = act(x·scale + shift) with scale = g/sqrt(var + eps), shift = beta − mean·scale (the CPU
 // kernel's order of operations). in0 = x, in1 = gamma, in2 = beta, in3 = mean, in4 = var.
 @compute @workgroup_size(256)
 fn batch_norm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -21,7 +24,7 @@ fn batch_norm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     }
     let scale = g * (1.0 / sqrt(in4[c] + p.eps));
     let shift = in2[c] - in3[c] * scale;
-    out0[p.y_off + i] = in0[p.x_off + i] * scale + shift;
+    out0[p.y_off + i] = fused_act(in0[p.x_off + i] * scale + shift, OP, p.act_a, p.act_b);
 }
 
 // BatchNorm's extra outputs: the moving mean and 1/sqrt(var + eps) (V1: the variance).

@@ -32,5 +32,5 @@ pub mod web;
 
 pub use bind::BindOptions;
 pub use error::{Error, Result};
-pub use model::{Model, ModelInfo};
+pub use model::{Model, ModelInfo, Precision};
 pub use tensor::{DType, Tensor};

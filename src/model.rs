@@ -46,6 +46,38 @@ impl BackendChoice {
     }
 }
 
+/// The precision of the weights of convolutions and FullyConnected layers on the WebGPU
+/// backend. Activations, biases and accumulation stay f32; the CPU backend is always f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// The default and the reference.
+    #[default]
+    F32,
+    /// Weights stored as f16 (rounded to nearest) where the device has `shader-f16`: half the
+    /// GPU memory and half the weight reads, at about 1e-3 relative error (f32 elsewhere).
+    F16,
+}
+
+impl Precision {
+    /// Parses `f32` or `f16`.
+    pub fn parse(s: &str) -> Result<Precision> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            other => Err(Error::Input(format!(
+                "unknown precision '{other}' (expected f32 or f16)"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+}
+
 /// The backend a model runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -135,6 +167,10 @@ pub struct Model {
     memory_limit: Option<u64>,
     /// Whether the CPU backend may run 3×3 convolutions with Winograd ([`Model::set_winograd`]).
     winograd: bool,
+    /// The precision asked for with [`Model::set_precision`].
+    precision: Precision,
+    /// Why the weights are f32 although f16 was asked for.
+    precision_note: Option<String>,
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
@@ -235,6 +271,8 @@ impl Model {
             last_shapes: None,
             memory_limit: None,
             winograd: crate::backend::cpu::winograd_default(),
+            precision: Precision::F32,
+            precision_note: None,
         })
     }
 
@@ -265,6 +303,7 @@ impl Model {
         self.plans.clear();
         self.choice = choice;
         self.fallback_reason = None;
+        self.precision_note = None;
         self.backend = Backend::Cpu;
         #[cfg(feature = "webgpu")]
         {
@@ -291,7 +330,8 @@ impl Model {
                      backend; ask for backend 'webgpu' explicitly to use it anyway"
                 )));
             }
-            GpuWeights::upload(&self.bound, &ctx).await
+            let f16 = self.precision == Precision::F16 && adapter.shader_f16;
+            GpuWeights::upload(&self.bound, &ctx, f16).await
         }
         .await;
         #[cfg(not(feature = "webgpu"))]
@@ -301,6 +341,13 @@ impl Model {
         match gpu {
             #[cfg(feature = "webgpu")]
             Ok(weights) => {
+                if self.precision == Precision::F16 && !weights.context().adapter().shader_f16 {
+                    self.precision_note = Some(
+                        "precision f16 needs the WebGPU feature 'shader-f16', which this device \
+                         lacks: the weights are f32"
+                            .into(),
+                    );
+                }
                 self.gpu = Some(weights);
                 self.backend = Backend::WebGpu;
                 Ok(())
@@ -333,6 +380,29 @@ impl Model {
             self.last_shapes = None;
         }
         self.winograd = on;
+    }
+
+    /// Asks for the weights of convolutions and FullyConnected layers in `precision` on the
+    /// WebGPU backend; takes effect at the next [`Model::set_backend`] (call it first). The
+    /// CPU backend is always f32; [`Model::precision`] says what runs.
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.precision = precision;
+    }
+
+    /// The precision of the weights that run: f16 only on WebGPU with f16 asked for and the
+    /// device's `shader-f16` (see [`Model::precision_note`] otherwise).
+    pub fn precision(&self) -> Precision {
+        if self.backend == Backend::WebGpu && self.precision_note.is_none() {
+            self.precision
+        } else {
+            Precision::F32
+        }
+    }
+
+    /// Why the weights run in f32 although f16 was asked for on WebGPU (the device lacks
+    /// `shader-f16`); None otherwise.
+    pub fn precision_note(&self) -> Option<&str> {
+        self.precision_note.as_deref()
     }
 
     /// Limits the memory a forward pass may take (activation buffers plus kernel scratch, in

@@ -8,9 +8,12 @@
 //! pattern; folding removes a full memory pass per layer on every backend.
 //!
 //! **Epilogue fusion** ([`fuse_epilogues`]). A residual add (`elemwise_add` of a convolution's
-//! result and a tensor computed before it) and a following activation (`relu`, `LeakyReLU`
-//! leaky, `clip`, as in ResNet, MobileNetV2's ReLU6 and YOLO's leaky ReLU) are folded into the
-//! convolution's store: `y = act(conv + bias + residual)` (see [`crate::ops::epilogue`]). The
+//! or FullyConnected's result and a tensor computed before it) and a following activation
+//! (`Activation(relu)`, `LeakyReLU` leaky, `clip`, as in ResNet, MobileNetV2's ReLU6, YOLO's
+//! leaky ReLU, MLP heads and transformer feed-forward blocks) are folded into the producer's
+//! store: `y = act(x·W + bias + residual)` (see [`crate::ops::epilogue`]). An activation after
+//! a BatchNorm that could not be folded (pre-activation ResNet v2 and DenseNet: BN → relu →
+//! conv) is fused into the BatchNorm the same way. The
 //! fused ops become identity views. Each removes a kernel launch and a full pass over the
 //! activation on every backend.
 //!
@@ -22,6 +25,7 @@ use crate::bind::BoundModel;
 use crate::format::attrs::Attrs;
 use crate::graph::{Entry, Node, NodeKind};
 use crate::ops::conv::ConvOp;
+use crate::ops::dense::DenseOp;
 use crate::ops::elementwise::{BinaryFn, ElementwiseOp};
 use crate::ops::epilogue::FusedAct;
 use crate::ops::norm::NormOp;
@@ -160,11 +164,12 @@ fn reader_counts(model: &BoundModel) -> Vec<usize> {
     readers
 }
 
-/// The convolution whose result `e` is, looking through same-shape identity views (a folded
-/// BatchNorm, Dropout, an already fused op), when every node on the way — the convolution
-/// included — is read only once: then the value may be changed in place without anyone else
-/// seeing it.
-fn sole_convolution(model: &BoundModel, readers: &[usize], mut e: Entry) -> Option<usize> {
+/// The producer whose result `e` is, looking through same-shape identity views (a folded
+/// BatchNorm, Dropout, an already fused op), when it can take a fused epilogue (a Convolution,
+/// a FullyConnected, or for an activation alone a BatchNorm with one output) and every node on
+/// the way — the producer included — is read only once: then the value may be changed in place
+/// without anyone else seeing it.
+fn sole_producer(model: &BoundModel, readers: &[usize], mut e: Entry) -> Option<usize> {
     loop {
         let node = &model.graph.nodes[e.node];
         if readers[e.node] != 1 || e.output != 0 {
@@ -174,18 +179,28 @@ fn sole_convolution(model: &BoundModel, readers: &[usize], mut e: Entry) -> Opti
             NodeKind::Op(Op::Elementwise(ElementwiseOp::Identity { .. })) => {
                 e = *node.inputs.first()?;
             }
-            NodeKind::Op(Op::Conv(ConvOp::Convolution(_))) => return Some(e.node),
+            NodeKind::Op(
+                Op::Conv(ConvOp::Convolution(_)) | Op::Dense(DenseOp::FullyConnected(_)),
+            ) => return Some(e.node),
+            NodeKind::Op(Op::Norm(NormOp::BatchNorm(bn))) if !bn.output_mean_var => {
+                return Some(e.node)
+            }
             _ => return None,
         }
     }
 }
 
-fn convolution_mut(
-    model: &mut BoundModel,
-    id: usize,
-) -> Option<&mut crate::ops::conv::Convolution> {
+/// The fusable tail of producer `id` (see [`sole_producer`]): its activation, and its residual
+/// flag where it can add one (not BatchNorm).
+fn epilogue_mut(model: &mut BoundModel, id: usize) -> Option<(&mut FusedAct, Option<&mut bool>)> {
     match &mut model.graph.nodes[id].kind {
-        NodeKind::Op(Op::Conv(ConvOp::Convolution(c))) => Some(c),
+        NodeKind::Op(Op::Conv(ConvOp::Convolution(c))) => {
+            Some((&mut c.epilogue.act, Some(&mut c.epilogue.residual)))
+        }
+        NodeKind::Op(Op::Dense(DenseOp::FullyConnected(fc))) => {
+            Some((&mut fc.epilogue.act, Some(&mut fc.epilogue.residual)))
+        }
+        NodeKind::Op(Op::Norm(NormOp::BatchNorm(bn))) => Some((&mut bn.act, None)),
         _ => None,
     }
 }
@@ -201,7 +216,8 @@ fn make_identity(model: &mut BoundModel, id: usize, source: Entry) -> bool {
     true
 }
 
-/// Fuses residual adds and activations into the convolutions they follow (see the module
+/// Fuses residual adds and activations into the convolutions and FullyConnected layers they
+/// follow (see the module
 /// documentation). Returns how many ops were fused.
 pub fn fuse_epilogues(model: &mut BoundModel) -> usize {
     // Fusing moves reads around without changing any node's reader count: the fused op's
@@ -215,20 +231,20 @@ pub fn fuse_epilogues(model: &mut BoundModel) -> usize {
         };
         let inputs = model.graph.nodes[id].inputs.clone();
         if let Some(act) = FusedAct::of(op) {
-            // conv → act: the activation runs in the convolution's store.
-            let Some(conv_id) = inputs
+            // producer → act: the activation runs in the producer's store.
+            let Some(producer) = inputs
                 .first()
-                .and_then(|&e| sole_convolution(model, &readers, e))
+                .and_then(|&e| sole_producer(model, &readers, e))
             else {
                 continue;
             };
-            let Some(conv) = convolution_mut(model, conv_id) else {
+            let Some((fused_act, _)) = epilogue_mut(model, producer) else {
                 continue;
             };
-            if conv.epilogue.act != FusedAct::None {
+            if *fused_act != FusedAct::None {
                 continue;
             }
-            conv.epilogue.act = act;
+            *fused_act = act;
             if make_identity(model, id, inputs[0]) {
                 fused += 1;
             }
@@ -240,25 +256,25 @@ pub fn fuse_epilogues(model: &mut BoundModel) -> usize {
             })
         ) && inputs.len() == 2
         {
-            // conv + r (same shape by elemwise_add's definition): r becomes the convolution's
-            // residual input. r must be computed before the convolution (node order is the
-            // execution order), so try each operand as the convolution.
+            // producer + r (same shape by elemwise_add's definition): r becomes the producer's
+            // residual input. r must be computed before the producer (node order is the
+            // execution order), so try each operand as the producer.
             for (c, r) in [(0, 1), (1, 0)] {
-                let Some(conv_id) = sole_convolution(model, &readers, inputs[c]) else {
+                let Some(producer) = sole_producer(model, &readers, inputs[c]) else {
                     continue;
                 };
                 let residual = inputs[r];
-                if residual.node >= conv_id {
+                if residual.node >= producer {
                     continue;
                 }
-                let Some(conv) = convolution_mut(model, conv_id) else {
+                let Some((fused_act, Some(has_residual))) = epilogue_mut(model, producer) else {
                     continue;
                 };
-                if conv.epilogue.residual || conv.epilogue.act != FusedAct::None {
+                if *has_residual || *fused_act != FusedAct::None {
                     continue;
                 }
-                conv.epilogue.residual = true;
-                model.graph.nodes[conv_id].inputs.push(residual);
+                *has_residual = true;
+                model.graph.nodes[producer].inputs.push(residual);
                 if make_identity(model, id, inputs[c]) {
                     fused += 1;
                 }

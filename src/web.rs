@@ -165,6 +165,27 @@ impl WasmModel {
         self.model.set_memory_limit(bytes.map(|b| b as u64));
     }
 
+    /// Asks for `"f32"` (the default) or `"f16"` weights of convolutions and FullyConnected
+    /// layers on WebGPU. Call before `selectBackend`.
+    #[wasm_bindgen(js_name = setPrecision)]
+    pub fn set_precision(&mut self, precision: &str) -> Result<(), JsError> {
+        let p = crate::model::Precision::parse(precision).map_err(js_err)?;
+        self.model.set_precision(p);
+        Ok(())
+    }
+
+    /// "f32" or "f16": the precision of the weights that run.
+    #[wasm_bindgen(getter)]
+    pub fn precision(&self) -> String {
+        self.model.precision().name().to_string()
+    }
+
+    /// Why the weights run in f32 although f16 was asked for (undefined otherwise).
+    #[wasm_bindgen(getter, js_name = precisionNote)]
+    pub fn precision_note(&self) -> Option<String> {
+        self.model.precision_note().map(String::from)
+    }
+
     /// Selects the backend chosen at creation: requests a WebGPU adapter and device and uploads
     /// the weights (`webgpu`, or `auto` falling back to the CPU). Call once after `fromBytes`.
     #[wasm_bindgen(js_name = selectBackend)]

@@ -1,5 +1,6 @@
-//! BatchNorm folding: the rewrite happens on model-zoo-shaped graphs and leaves outputs unchanged
-//! (the fixture tests check the numbers against MXNet; this checks the rewrite itself).
+//! BatchNorm folding and epilogue fusion: the rewrites happen on model-zoo-shaped graphs and leave
+//! outputs unchanged (the fixture tests check the numbers against MXNet; this checks the rewrites
+//! themselves).
 
 mod common;
 
@@ -64,20 +65,32 @@ fn folding_preserves_outputs() {
     }
 }
 
-/// The bound graph's convolutions that carry a fused epilogue, as `(residual, act)` strings.
-fn fused_convolutions(model: &Model) -> Vec<String> {
+/// The bound graph's ops that carry a fused epilogue, as `op: residual, act` strings.
+fn fused_epilogues(model: &Model) -> Vec<String> {
     use mxnet_web::ops::conv::ConvOp;
+    use mxnet_web::ops::dense::DenseOp;
+    use mxnet_web::ops::epilogue::Epilogue;
+    use mxnet_web::ops::norm::NormOp;
     use mxnet_web::ops::Op;
     model
         .bound()
         .graph
         .nodes
         .iter()
-        .filter_map(|n| match n.op() {
-            Some(Op::Conv(ConvOp::Convolution(c))) if !c.epilogue.is_identity() => {
-                Some(c.epilogue.describe())
-            }
-            _ => None,
+        .filter_map(|n| {
+            let (op, e) = match n.op() {
+                Some(Op::Conv(ConvOp::Convolution(c))) => ("Convolution", c.epilogue),
+                Some(Op::Dense(DenseOp::FullyConnected(fc))) => ("FullyConnected", fc.epilogue),
+                Some(Op::Norm(NormOp::BatchNorm(bn))) => (
+                    "BatchNorm",
+                    Epilogue {
+                        residual: false,
+                        act: bn.act,
+                    },
+                ),
+                _ => return None,
+            };
+            (!e.is_identity()).then(|| format!("{op}: {}", e.describe()))
         })
         .collect()
 }
@@ -98,26 +111,69 @@ fn run_unoptimised(json: &str, params: &[u8], x: &mxnet_web::Tensor) -> Vec<mxne
 }
 
 #[test]
-fn residual_adds_and_activations_fuse_into_convolutions() {
+fn residual_adds_and_activations_fuse_into_their_producers() {
     for (name, expect) in [
         // ResNet blocks: conv→BN→relu, and conv→BN→(+ shortcut)→relu.
-        ("tiny_resnet", &["+residual, relu", "relu"][..]),
+        (
+            "models/tiny_resnet",
+            &["Convolution: +residual, relu", "Convolution: relu"][..],
+        ),
         // MobileNetV2: conv→BN→ReLU6 (clip 0..6) and the linear bottleneck's residual add.
-        ("tiny_mobilenetv2", &["clip(0, 6)", "+residual"][..]),
+        (
+            "models/tiny_mobilenetv2",
+            &["Convolution: clip(0, 6)", "Convolution: +residual"][..],
+        ),
+        // Dense layers: an MLP's relu, a residual block, at batch 1 (the matrix–vector path).
+        ("ops/fc_relu", &["FullyConnected: relu"][..]),
+        (
+            "ops/fc_residual_relu",
+            &["FullyConnected: +residual, relu"][..],
+        ),
+        (
+            "ops/fc_noflatten_residual_leaky",
+            &["FullyConnected: +residual, leaky(0.15)"][..],
+        ),
+        (
+            "ops/fc_batch1_residual_relu6",
+            &["FullyConnected: +residual, clip(0, 6)"][..],
+        ),
+        // Pre-activation: a BatchNorm that follows no convolution takes the activation.
+        ("ops/bn_relu_preact", &["BatchNorm: relu"][..]),
+        ("ops/bn_leaky_axis_last", &["BatchNorm: leaky(0.2)"][..]),
+        ("ops/bn_relu6_3d", &["BatchNorm: clip(0, 6)"][..]),
     ] {
-        let dir = common::fixtures_dir().join("models").join(name);
+        let dir = common::fixtures_dir().join(name);
         let json = std::fs::read_to_string(dir.join("model-symbol.json")).unwrap();
         let params = std::fs::read(dir.join("model-0000.params")).unwrap();
         let x = read_npy(&std::fs::read(dir.join("in_data.npy")).unwrap(), "x").unwrap();
         let mut model =
             Model::from_bytes(&json, "m", &params, "p", &BindOptions::default()).unwrap();
-        let fused = fused_convolutions(&model);
+        let fused = fused_epilogues(&model);
         for e in expect {
             assert!(
                 fused.iter().any(|f| f == e),
-                "{name}: no convolution fused '{e}' (fused: {fused:?})"
+                "{name}: nothing fused '{e}' (fused: {fused:?})"
             );
         }
+        // The fused ops are gone from the graph that runs.
+        let ops = |m: &Model| {
+            m.bound()
+                .graph
+                .nodes
+                .iter()
+                .filter(|n| {
+                    matches!(
+                        n.op().map(|o| o.name()),
+                        Some("Activation" | "LeakyReLU" | "clip" | "elemwise_add")
+                    )
+                })
+                .count()
+        };
+        assert_eq!(
+            ops(&model),
+            0,
+            "{name}: an activation or add was left unfused"
+        );
         // Same values as the graph as written (the MXNet fixtures check both against MXNet).
         let want = run_unoptimised(&json, &params, &x);
         let got = model.run(&[x]).unwrap();

@@ -18,8 +18,9 @@ use mxnet_web::backend::webgpu::{
     GpuContext, GpuOptions, GpuWeights, ProfileClock, WebGpuExecutable,
 };
 use mxnet_web::format::params::{write_params, NDArray, RecordVersion};
+use mxnet_web::model::BackendChoice;
 use mxnet_web::plan::build_plan;
-use mxnet_web::{BindOptions, DType, Model, Tensor};
+use mxnet_web::{BindOptions, DType, Model, Precision, Tensor};
 
 /// The shared context, or None (with a SKIP message) when no adapter exists.
 fn context() -> Option<&'static GpuContext> {
@@ -46,7 +47,7 @@ fn run_gpu(
 ) -> Result<Vec<Tensor>, mxnet_web::Error> {
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
     let plan = build_plan(model.bound(), &shapes)?;
-    let weights = GpuWeights::upload_blocking(model.bound(), ctx)?;
+    let weights = GpuWeights::upload_blocking(model.bound(), ctx, false)?;
     let mut exe = WebGpuExecutable::with_weights_blocking(plan, &model.bound().graph, weights)?;
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let first = exe.run_blocking(&refs)?;
@@ -356,10 +357,126 @@ fn tiny_resnet_executable(ctx: &GpuContext) -> (WebGpuExecutable, Vec<Tensor>, u
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
     let plan = build_plan(model.bound(), &shapes).expect("plan");
     let steps = plan.steps.len();
-    let weights = GpuWeights::upload_blocking(model.bound(), ctx).expect("upload");
+    let weights = GpuWeights::upload_blocking(model.bound(), ctx, false).expect("upload");
     let exe = WebGpuExecutable::with_weights_blocking(plan, &model.bound().graph, weights)
         .expect("build");
     (exe, inputs, steps)
+}
+
+/// Largest |ours − MXNet| relative to MXNet's output scale, over all outputs.
+fn error_vs_mxnet(dir: &std::path::Path, case: &serde_json::Value, outs: &[Tensor]) -> f32 {
+    let files: Vec<&str> = case["outputs"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(files.len(), outs.len(), "{}", dir.display());
+    let mut worst = 0f32;
+    for (f, ours) in files.iter().zip(outs) {
+        let want = common::read_tensor(&dir.join(f)).expect("output");
+        assert_eq!(want.shape, ours.shape, "{}", dir.display());
+        let scale = want
+            .data
+            .iter()
+            .fold(0f32, |m, v| if v.is_finite() { m.max(v.abs()) } else { m });
+        for (a, b) in ours.data.iter().zip(&want.data) {
+            let d = (a - b).abs();
+            // NaN where MXNet has a number counts as infinitely wrong.
+            worst = worst.max(if d.is_nan() && !(a.is_nan() && b.is_nan()) {
+                f32::INFINITY
+            } else if d.is_nan() {
+                0.0
+            } else {
+                d / scale.max(f32::MIN_POSITIVE)
+            });
+        }
+    }
+    worst
+}
+
+/// Precision f16 (weights of convolutions and FullyConnected layers stored in half precision):
+/// every op fixture with such a layer and every model fixture stays within 2% of MXNet's output
+/// scale (the error is printed per case; f16 rounding alone is 2^-11 ≈ 5e-4 per weight). Skipped
+/// where the device lacks `shader-f16` (Chromium's SwiftShader; llvmpipe has it).
+#[test]
+fn f16_weights_stay_close_to_mxnet() {
+    let Some(ctx) = context() else { return };
+    if !ctx.adapter().shader_f16 {
+        eprintln!("SKIP: the adapter has no shader-f16");
+        return;
+    }
+    let filter = std::env::var("CASE").unwrap_or_default();
+    let mut cases: Vec<std::path::PathBuf> = common::cases("ops")
+        .into_iter()
+        .filter(|d| {
+            let text = std::fs::read_to_string(d.join("case.json")).unwrap_or_default();
+            text.contains("\"Convolution\"") || text.contains("\"FullyConnected\"")
+        })
+        .collect();
+    cases.extend(common::cases("models"));
+    let mut checked = 0;
+    for dir in cases
+        .iter()
+        .filter(|d| d.to_string_lossy().contains(&filter))
+    {
+        let (case, inputs) = common::case_inputs(dir).expect("case");
+        if !case["expect_error"].is_null() {
+            continue;
+        }
+        let model = common::load_case(dir, &case).expect("load");
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+        let plan = build_plan(model.bound(), &shapes).expect("plan");
+        let weights = GpuWeights::upload_blocking(model.bound(), ctx, true).expect("upload");
+        let half = weights.half_params();
+        let mut exe = WebGpuExecutable::with_weights_blocking(plan, &model.bound().graph, weights)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        let outs = exe
+            .run_blocking(&refs)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let err = error_vs_mxnet(dir, &case, &outs);
+        println!(
+            "f16  {:<50} {half} f16 weights, max err relative to output scale {err:.2e}",
+            dir.file_name().unwrap_or_default().to_string_lossy()
+        );
+        assert!(err <= 2e-2, "{}: f16 error {err:e}", dir.display());
+        checked += 1;
+    }
+    assert!(
+        filter.is_empty() || checked > 0,
+        "no case matches CASE={filter}"
+    );
+}
+
+/// `Model::set_precision(F16)` uploads f16 weights on WebGPU and says so; the CPU stays f32.
+#[test]
+fn model_precision_f16() {
+    let Some(ctx) = context() else { return };
+    let dir = common::fixtures_dir().join("models").join("tiny_resnet");
+    let (case, inputs) = common::case_inputs(&dir).expect("case");
+    let mut model = common::load_case(&dir, &case).expect("load");
+    model.set_precision(Precision::F16);
+    assert_eq!(model.precision(), Precision::F32, "the CPU backend is f32");
+    model
+        .set_backend_blocking(BackendChoice::WebGpu)
+        .expect("webgpu");
+    if ctx.adapter().shader_f16 {
+        assert_eq!(model.precision(), Precision::F16);
+        assert_eq!(model.precision_note(), None);
+    } else {
+        assert_eq!(model.precision(), Precision::F32);
+        assert!(model.precision_note().unwrap().contains("shader-f16"));
+    }
+    let outs = model.run(&inputs).expect("run");
+    let err = error_vs_mxnet(&dir, &case, &outs);
+    assert!(err <= 2e-2, "{err:e}");
+    // Back to f32: the reference numbers again.
+    model.set_precision(Precision::F32);
+    model
+        .set_backend_blocking(BackendChoice::WebGpu)
+        .expect("webgpu");
+    assert_eq!(model.precision(), Precision::F32);
+    let outs = model.run(&inputs).expect("run");
+    common::compare_with_mxnet(&dir, &case, &outs).expect("f32 within the case tolerance");
 }
 
 /// Every run submits once, allocates nothing and dispatches what was recorded.
@@ -425,7 +542,7 @@ fn bench_resnet18() {
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
     let t = Instant::now();
     let plan = build_plan(model.bound(), &shapes).expect("plan");
-    let weights = GpuWeights::upload_blocking(model.bound(), ctx).expect("upload");
+    let weights = GpuWeights::upload_blocking(model.bound(), ctx, false).expect("upload");
     let mut exe = WebGpuExecutable::with_weights_blocking(plan, &model.bound().graph, weights)
         .expect("build");
     let build = t.elapsed();

@@ -20,7 +20,7 @@ use mxnet_web::format::symbol::parse_symbol;
 use mxnet_web::graph::Graph;
 use mxnet_web::model::{export_file_names, version_string, BackendChoice};
 use mxnet_web::ops::Op;
-use mxnet_web::{BindOptions, Error, Model, Result, Tensor};
+use mxnet_web::{BindOptions, Error, Model, Precision, Result, Tensor};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +50,12 @@ enum Backend {
     Auto,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum PrecisionArg {
+    F32,
+    F16,
+}
+
 #[derive(Args)]
 struct ModelArgs {
     /// Gluon export prefix: loads PREFIX-symbol.json and PREFIX-EPOCH.params.
@@ -77,6 +83,11 @@ struct ModelArgs {
     /// GPU; stderr says which ran and why).
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// WebGPU only: f16 stores the weights of convolutions and FullyConnected layers in half
+    /// precision (needs the device's shader-f16, else they stay f32 and stderr says so);
+    /// activations and accumulation stay f32. The CPU backend is always f32.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    precision: PrecisionArg,
     /// Most memory a forward pass may take (activations + kernel scratch), e.g. 4G, 512M or
     /// bytes; default 16G or 3/4 of the RAM, whichever is smaller. Larger plans are refused
     /// before anything is allocated.
@@ -193,9 +204,20 @@ fn load(m: &ModelArgs, input_names: Vec<String>) -> Result<Model> {
         Backend::Webgpu => BackendChoice::WebGpu,
         Backend::Auto => BackendChoice::Auto,
     };
+    model.set_precision(match m.precision {
+        PrecisionArg::F32 => Precision::F32,
+        PrecisionArg::F16 => Precision::F16,
+    });
     model.set_backend_blocking(choice)?;
     if let Some(reason) = model.fallback_reason() {
         eprintln!("note: running on the CPU: {reason}");
+    }
+    if m.precision == PrecisionArg::F16 {
+        if let Some(note) = model.precision_note() {
+            eprintln!("note: {note}");
+        } else if model.backend() == mxnet_web::model::Backend::Cpu {
+            eprintln!("note: precision f16 applies to the WebGPU backend; the CPU runs f32");
+        }
     }
     Ok(model)
 }
@@ -580,6 +602,7 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     times.sort_by(|x, y| x.total_cmp(y));
     let median = times[times.len() / 2];
     println!("backend {}", model.backend().name());
+    println!("precision {}", model.precision().name());
     #[cfg(feature = "webgpu")]
     if let Some(a) = model.gpu_adapter() {
         println!(

@@ -201,6 +201,25 @@ pub(crate) fn expect_inputs(op: &str, inputs: &[Option<Vec<usize>>], n: usize) -
 }
 
 /// The shape of data input `i`, which must be known.
+/// Checks that a fused residual (input `i`) has the output's shape (a Convolution's or a
+/// FullyConnected's, see [`crate::optimize::fuse_epilogues`]).
+pub(crate) fn check_residual(
+    op: &str,
+    inputs: &[Option<Vec<usize>>],
+    i: usize,
+    out: &[usize],
+) -> Result<()> {
+    let residual = data_shape(op, inputs, i)?;
+    if residual != out {
+        return Err(Error::shape(format!(
+            "{op}: the fused residual {} does not match the output {}",
+            fmt_shape(&residual),
+            fmt_shape(out)
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn data_shape(op: &str, inputs: &[Option<Vec<usize>>], i: usize) -> Result<Vec<usize>> {
     inputs
         .get(i)
@@ -444,14 +463,7 @@ impl Convolution {
         let mut out = vec![data[0], self.num_filter];
         out.extend_from_slice(&g.output[3 - self.window.ndim()..]);
         if self.epilogue.residual {
-            let residual = data_shape("Convolution", inputs, params)?;
-            if residual != out {
-                return Err(Error::shape(format!(
-                    "Convolution: the fused residual {} does not match the output {}",
-                    fmt_shape(&residual),
-                    fmt_shape(&out)
-                )));
-            }
+            check_residual("Convolution", inputs, params, &out)?;
         }
         Ok(vec![out])
     }

@@ -6,7 +6,10 @@
 use crate::backend::cpu::gemm::{gemm, MatRef};
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
-use crate::ops::conv::{check_count, check_len, data_shape, expect_inputs, expect_param_shape};
+use crate::ops::conv::{
+    check_count, check_len, check_residual, data_shape, expect_inputs, expect_param_shape,
+};
+use crate::ops::epilogue::Epilogue;
 use crate::ops::{InputRole, Operator, Scratch};
 use crate::tensor::{numel, View, ViewMut};
 
@@ -31,6 +34,9 @@ pub struct FullyConnected {
     pub num_hidden: usize,
     pub no_bias: bool,
     pub flatten: bool,
+    /// Ops fused into the store by [`crate::optimize::fuse_epilogues`] (none when parsed). With
+    /// a residual, the op has one more input, last: a tensor of the output's shape.
+    pub epilogue: Epilogue,
 }
 
 impl FullyConnected {
@@ -48,6 +54,7 @@ impl FullyConnected {
                 .map_err(|_| Error::attr("num_hidden", &num_hidden.to_string(), "too large"))?,
             no_bias: attrs.bool_or("no_bias", false)?,
             flatten: attrs.bool_or("flatten", true)?,
+            epilogue: Epilogue::default(),
         })
     }
 
@@ -75,8 +82,22 @@ impl FullyConnected {
         out
     }
 
+    /// Data, weight and bias (unless `no_bias`): the inputs before a fused residual.
+    fn param_inputs(&self) -> usize {
+        if self.no_bias {
+            2
+        } else {
+            3
+        }
+    }
+
     fn infer_shape(&self, inputs: &mut [Option<Vec<usize>>]) -> Result<Vec<Vec<usize>>> {
-        expect_inputs("FullyConnected", inputs, if self.no_bias { 2 } else { 3 })?;
+        let params = self.param_inputs();
+        expect_inputs(
+            "FullyConnected",
+            inputs,
+            params + usize::from(self.epilogue.residual),
+        )?;
         let data = data_shape("FullyConnected", inputs, 0)?;
         let (_, k) = self.plan(&data)?;
         expect_param_shape(
@@ -87,11 +108,19 @@ impl FullyConnected {
         if !self.no_bias {
             expect_param_shape(&mut inputs[2], vec![self.num_hidden], "FullyConnected bias")?;
         }
-        Ok(vec![self.output_shape(&data)])
+        let out = self.output_shape(&data);
+        if self.epilogue.residual {
+            check_residual("FullyConnected", inputs, params, &out)?;
+        }
+        Ok(vec![out])
     }
 
     fn forward(&self, inputs: &[View], outputs: &mut [ViewMut]) -> Result<()> {
-        let want = if self.no_bias { 2 } else { 3 };
+        let (inputs, residual) = match (self.epilogue.residual, inputs.split_last()) {
+            (true, Some((r, rest))) => (rest, Some(r)),
+            _ => (inputs, None),
+        };
+        let want = self.param_inputs();
         let ([x, w, rest @ ..], [y]) = (inputs, outputs) else {
             return Err(Error::shape(
                 "FullyConnected: expected data, weight (and bias) and one output",
@@ -131,6 +160,10 @@ impl FullyConnected {
             y.data,
             hidden,
         );
+        if let Some(r) = residual {
+            check_count("FullyConnected", "residual", r.data, rows * hidden)?;
+        }
+        self.epilogue.apply(y.data, residual.map(|r| r.data));
         Ok(())
     }
 
@@ -378,6 +411,9 @@ impl Operator for DenseOp {
                 if !fc.no_bias {
                     v.push(("bias".to_string(), InputRole::Weight));
                 }
+                if fc.epilogue.residual {
+                    v.push(("residual".to_string(), InputRole::Data));
+                }
                 v
             }
             DenseOp::Dot(_) | DenseOp::BatchDot(_) => {
@@ -468,7 +504,8 @@ mod tests {
             FullyConnected {
                 num_hidden: 7,
                 no_bias: false,
-                flatten: true
+                flatten: true,
+                epilogue: Epilogue::default(),
             }
         );
         assert!(parse("FullyConnected", &[])

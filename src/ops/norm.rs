@@ -10,6 +10,7 @@
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
+use crate::ops::epilogue::FusedAct;
 use crate::ops::{resolve_axis, InputRole, Operator, Scratch};
 use crate::tensor::{numel, View, ViewMut};
 
@@ -95,6 +96,9 @@ pub struct BatchNorm {
     pub fix_gamma: bool,
     pub axis: i64,
     pub output_mean_var: bool,
+    /// An activation fused into the store by [`crate::optimize::fuse_epilogues`] (a
+    /// pre-activation network's BatchNorm → relu; none when parsed).
+    pub act: FusedAct,
 }
 
 impl BatchNorm {
@@ -108,6 +112,7 @@ impl BatchNorm {
                 BatchNormVariant::V1 | BatchNormVariant::Sync => 1,
             },
             output_mean_var: attrs.bool_or("output_mean_var", false)?,
+            act: FusedAct::None,
         };
         // Accepted, no effect at inference.
         attrs.float_or("momentum", 0.9)?;
@@ -246,6 +251,8 @@ impl BatchNorm {
                         }
                     }
                 }
+                // While the block is in cache.
+                self.act.apply_slice(yb);
             }
         }
         if self.output_mean_var {
@@ -870,7 +877,8 @@ mod tests {
                 eps: 1e-3,
                 fix_gamma: true,
                 axis: 1,
-                output_mean_var: false
+                output_mean_var: false,
+                act: FusedAct::None,
             })
         );
         let out = bn(&[], &[2, 3, 2], 0.7);

@@ -43,7 +43,7 @@ pub struct Outcome {
     pub detail: String,
 }
 
-fn read_tensor(p: &Path) -> Result<Tensor, String> {
+pub fn read_tensor(p: &Path) -> Result<Tensor, String> {
     let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
     read_npy(&bytes, &p.display().to_string()).map_err(|e| e.to_string())
 }

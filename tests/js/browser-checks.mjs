@@ -26,14 +26,16 @@ export async function environment() {
   await init();
   let adapter = false;
   let timestampQuery = false;
+  let shaderF16 = false;
   try {
     const a = await navigator.gpu?.requestAdapter();
     adapter = Boolean(a);
     timestampQuery = Boolean(a?.features.has("timestamp-query"));
+    shaderF16 = Boolean(a?.features.has("shader-f16"));
   } catch {
     adapter = false;
   }
-  return { navigatorGpu: "gpu" in navigator, adapter, timestampQuery, wasmMemoryBytes: wasmMemoryBytes() };
+  return { navigatorGpu: "gpu" in navigator, adapter, timestampQuery, shaderF16, wasmMemoryBytes: wasmMemoryBytes() };
 }
 
 /** Model.load from a URL prefix, with progress events; outputs against MXNet's. */
@@ -46,6 +48,31 @@ export async function loadPrefix({ dir, prefix, epoch, backend }) {
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * `precision: "f16"` on the main thread and in a worker: what runs, the note, and the outputs
+ * against MXNet's (within the case's tolerance in f32; in f16 within 2% of the output scale).
+ */
+export async function precisionF16({ dir, backend }) {
+  const c = await fixture(dir);
+  const outcome = async (worker) => {
+    const model = await Model.load(`/${dir}/model`, { backend, precision: "f16", worker });
+    try {
+      const outputs = await model.run(c.inputs);
+      const scale = Math.max(...c.outputs.flatMap((t) => Array.from(t.data, Math.abs)));
+      const [rtol, atol] = model.precision === "f16" ? [0, 2e-2 * scale] : [c.spec.rtol, c.spec.atol];
+      return {
+        backend: model.backend,
+        precision: model.precision,
+        precisionNote: model.precisionNote ?? null,
+        mismatches: compareOutputs(outputs, c.outputs, rtol, atol),
+      };
+    } finally {
+      model.dispose();
+    }
+  };
+  return { main: await outcome(false), worker: await outcome(true) };
 }
 
 /** Model.profile on the main thread and in a worker; the model still runs correctly after. */

@@ -179,6 +179,22 @@ describe("browser (Chromium)", () => {
             }
           });
 
+          test('precision "f16": half-precision weights where the device has shader-f16, else f32 with a note', TIMEOUT, async (t) => {
+            if (skip()) return t.skip("no WebGPU adapter");
+            const r = await check("precisionF16", { dir: RESNET, backend });
+            for (const [where, o] of [["main thread", r.main], ["worker", r.worker]]) {
+              assert.deepEqual(o.mismatches, [], `${where}: ${o.mismatches.join("\n")}`);
+              if (o.backend === "webgpu" && env.shaderF16) {
+                assert.equal(o.precision, "f16", where);
+                assert.equal(o.precisionNote, null, where);
+              } else {
+                assert.equal(o.precision, "f32", where);
+                // On WebGPU without shader-f16 (SwiftShader) the note says why; the CPU is f32.
+                if (o.backend === "webgpu") assert.match(o.precisionNote ?? "", /shader-f16/, where);
+              }
+            }
+          });
+
           test("an aborted load rejects with an AbortError", TIMEOUT, async (t) => {
             if (skip()) return t.skip("no WebGPU adapter");
             const r = await check("abortLoad", { dir: RESNET, backend });

@@ -226,6 +226,23 @@ describe("backends", () => {
   });
 });
 
+describe("precision", () => {
+  test('"f16" applies to WebGPU only: the CPU runs f32 and matches MXNet; other values are refused', async () => {
+    const model = await Model.fromBytes(resnetSymbol, resnetParams, { backend: "cpu", precision: "f16" });
+    try {
+      assert.equal(model.precision, "f32");
+      assert.equal(model.precisionNote, undefined);
+      const [out] = await model.run({ data: resnetInput });
+      assert.deepEqual(compareOutputs([out], resnet.outputs, resnet.spec.rtol, resnet.spec.atol), []);
+    } finally {
+      model.dispose();
+    }
+    for (const bad of ["fp16", "F16", 16, null]) {
+      await assertRejects(Model.fromBytes(resnetSymbol, resnetParams, { precision: bad }), ["precision", '"f32" or "f16"'], "TypeError");
+    }
+  });
+});
+
 describe("memoryLimit", () => {
   test("a plan over the limit is refused with its size; within it the model runs", async () => {
     const small = await Model.fromBytes(resnetSymbol, resnetParams, { backend: "cpu", memoryLimit: 1024 });

@@ -3,12 +3,12 @@
 // not compile (@ts-expect-error fails the check if the line compiles).
 
 import init, { Model, WorkerModel, softmax, tensorFromImage, topK, wasmMemoryBytes } from "mxnet-web";
-import type { ImageTensorOptions, LoadOptions, ModelInfo, Profile, ProgressEvent, Tensor } from "mxnet-web";
+import type { ImageTensorOptions, LoadOptions, ModelInfo, Precision, Profile, ProgressEvent, Tensor } from "mxnet-web";
 
 export async function mainThread(canvas: HTMLCanvasElement, video: HTMLVideoElement, signal: AbortSignal): Promise<number> {
   await init();
   const onProgress = (e: ProgressEvent): void => console.log(e.file, e.loaded, e.total ?? "?");
-  const options: LoadOptions = { epoch: 3, backend: "auto", onProgress, signal, cache: true };
+  const options: LoadOptions = { epoch: 3, backend: "auto", onProgress, signal, cache: true, precision: "f16" };
   const model: Model = await Model.load({ symbol: "net-symbol.json", params: new URL("https://example.com/net-0003.params") }, options);
   const ms: number = await model.warmup({ data: [1, 3, 224, 224] });
   await model.warmup([[1, 3, 224, 224]]);
@@ -25,14 +25,18 @@ export async function mainThread(canvas: HTMLCanvasElement, video: HTMLVideoElem
   tensorFromImage({ data: new Uint8ClampedArray(16), width: 2, height: 2 });
   const cached: boolean = await Model.isCached("models/net", { epoch: 3 });
   await Model.clearCache();
+  const precision: Precision = model.precision;
+  const note: string = model.precisionNote ?? precision;
   model[Symbol.dispose]();
+  // @ts-expect-error precision is "f32" or "f16"
+  await Model.load("models/net", { precision: "f64" });
   // @ts-expect-error info() is synchronous on the main thread
   await model.info().then(() => {});
   // @ts-expect-error warmup needs the input shapes
   await model.warmup();
   // @ts-expect-error layout is NCHW or NHWC
   tensorFromImage(canvas, { layout: "CHW" });
-  return ms + slowest + info.paramCount + best.length + rows.shape.length + wasmMemoryBytes() + Number(cached);
+  return ms + slowest + info.paramCount + best.length + rows.shape.length + wasmMemoryBytes() + Number(cached) + note.length;
 }
 
 export async function inWorker(bytes: Uint8Array, json: string): Promise<string> {
@@ -52,5 +56,5 @@ export async function inWorker(bytes: Uint8Array, json: string): Promise<string>
   either.dispose();
   // @ts-expect-error a worker model is not a main-thread Model (info is asynchronous)
   const wrong: Model = model;
-  return `${clock} ${model.backend} ${model.fallbackReason ?? ""} ${info.inputs.length} ${(await shaped).flops} ${outputs.length} ${model.inputNames.join()} ${model.outputCount} ${String(wrong)}`;
+  return `${clock} ${model.backend} ${model.precision} ${model.precisionNote ?? ""} ${model.fallbackReason ?? ""} ${info.inputs.length} ${(await shaped).flops} ${outputs.length} ${model.inputNames.join()} ${model.outputCount} ${String(wrong)}`;
 }

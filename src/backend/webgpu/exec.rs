@@ -54,8 +54,51 @@ const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 pub struct GpuWeights {
     ctx: GpuContext,
     /// Per parameter (variable node id): its slabs.
-    params: BTreeMap<usize, (Layout, Vec<wgpu::Buffer>)>,
+    params: BTreeMap<usize, GpuParam>,
     bytes: u64,
+    /// How many parameters are stored in f16.
+    half_params: usize,
+}
+
+/// One parameter on the GPU.
+struct GpuParam {
+    layout: Layout,
+    slabs: Vec<wgpu::Buffer>,
+    /// Stored as f16 (read only as the weights of Convolution and FullyConnected kernels).
+    half: bool,
+}
+
+/// Per node id: whether it is a parameter that may be stored in f16, one read only as the
+/// weight (input 1) of a Convolution or a FullyConnected, whose kernels read `in1` through
+/// `in1_f32`. Everything else (biases, BatchNorm statistics, embeddings, parameters that are
+/// graph outputs) stays f32. (A flag per node rather than a set: smaller code in the .wasm.)
+fn f16_weight_params(model: &BoundModel) -> Vec<bool> {
+    use crate::graph::NodeKind;
+    use crate::ops::{conv::ConvOp, dense::DenseOp, Op};
+    // Per node: read as a weight, and read otherwise (graph heads included).
+    let mut reads = vec![(false, false); model.graph.nodes.len()];
+    let mut mark = |node: usize, as_weight: bool| {
+        if let Some(r) = reads.get_mut(node) {
+            if as_weight {
+                r.0 = true;
+            } else {
+                r.1 = true;
+            }
+        }
+    };
+    for node in &model.graph.nodes {
+        let reads_weight = matches!(
+            node.kind,
+            NodeKind::Op(Op::Conv(ConvOp::Convolution(_)) | Op::Dense(DenseOp::FullyConnected(_)))
+        );
+        for (i, e) in node.inputs.iter().enumerate() {
+            mark(e.node, reads_weight && i == 1);
+        }
+    }
+    for h in &model.graph.heads {
+        mark(h.node, false);
+    }
+    reads.into_iter().map(|(w, o)| w && !o).collect()
 }
 
 impl std::fmt::Debug for GpuWeights {
@@ -69,13 +112,31 @@ impl std::fmt::Debug for GpuWeights {
 
 impl GpuWeights {
     /// Uploads every parameter of `model`, splitting those larger than the storage-binding
-    /// limit into slabs along their leading axes.
-    pub async fn upload(model: &BoundModel, ctx: &GpuContext) -> Result<Arc<GpuWeights>> {
+    /// limit into slabs along their leading axes. With `f16_weights` (the device must have
+    /// `shader-f16`), the weights of convolutions and FullyConnected layers are stored in f16
+    /// (rounded to nearest): half the memory and half the weight bandwidth.
+    pub async fn upload(
+        model: &BoundModel,
+        ctx: &GpuContext,
+        f16_weights: bool,
+    ) -> Result<Arc<GpuWeights>> {
+        if f16_weights && !ctx.adapter().shader_f16 {
+            return Err(Error::Backend(
+                "f16 weights need the WebGPU feature 'shader-f16', which this device lacks".into(),
+            ));
+        }
+        let half_ids = if f16_weights {
+            f16_weight_params(model)
+        } else {
+            Vec::new()
+        };
+        // Slabs are sized as if f32 (an f16 slab is then half the limit).
         let max_elems = (ctx.limits().max_binding / 4) as usize;
         let alloc = Allocator::new(ctx);
         let mut params = BTreeMap::new();
-        let mut bytes = 0u64;
+        let (mut bytes, mut half_params) = (0u64, 0usize);
         for (&id, t) in &model.params {
+            let half = half_ids.get(id).copied().unwrap_or(false);
             let name = &model
                 .graph
                 .nodes
@@ -94,10 +155,20 @@ impl GpuWeights {
                             let range = layout.elem_range(j);
                             let data =
                                 &t.data[range.start.min(t.data.len())..range.end.min(t.data.len())];
-                            let buf = alloc.buffer(name, (data.len() * 4) as u64, STORAGE_USAGE);
-                            if !data.is_empty() {
-                                ctx.queue()
-                                    .write_buffer(&buf, 0, bytemuck::cast_slice(data));
+                            let bytes = if half {
+                                // Whole words: buffer writes go in multiples of 4 bytes.
+                                let mut h: Vec<u16> = data
+                                    .iter()
+                                    .map(|&v| half::f16::from_f32(v).to_bits())
+                                    .collect();
+                                h.resize(data.len().next_multiple_of(2), 0);
+                                bytemuck::cast_slice::<_, u8>(&h).to_vec()
+                            } else {
+                                bytemuck::cast_slice::<_, u8>(data).to_vec()
+                            };
+                            let buf = alloc.buffer(name, bytes.len() as u64, STORAGE_USAGE);
+                            if !bytes.is_empty() {
+                                ctx.queue().write_buffer(&buf, 0, &bytes);
                             }
                             buf
                         })
@@ -105,8 +176,16 @@ impl GpuWeights {
                 },
             )
             .await?;
-            bytes += (t.data.len() * 4) as u64;
-            params.insert(id, (layout, chunks));
+            bytes += (t.data.len() * if half { 2 } else { 4 }) as u64;
+            half_params += usize::from(half);
+            params.insert(
+                id,
+                GpuParam {
+                    layout,
+                    slabs: chunks,
+                    half,
+                },
+            );
         }
         // Not Send/Sync in the browser (wgpu's handles live on one JS thread): shared ownership.
         #[allow(clippy::arc_with_non_send_sync)]
@@ -114,14 +193,24 @@ impl GpuWeights {
             ctx: ctx.clone(),
             params,
             bytes,
+            half_params,
         });
         Ok(weights)
     }
 
     /// Blocking [`GpuWeights::upload`] (native only).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn upload_blocking(model: &BoundModel, ctx: &GpuContext) -> Result<Arc<GpuWeights>> {
-        pollster::block_on(GpuWeights::upload(model, ctx))
+    pub fn upload_blocking(
+        model: &BoundModel,
+        ctx: &GpuContext,
+        f16_weights: bool,
+    ) -> Result<Arc<GpuWeights>> {
+        pollster::block_on(GpuWeights::upload(model, ctx, f16_weights))
+    }
+
+    /// How many parameters are stored in f16 (0 unless uploaded with `f16_weights`).
+    pub fn half_params(&self) -> usize {
+        self.half_params
     }
 
     /// Bytes of parameters on the GPU.
@@ -250,7 +339,7 @@ impl WebGpuExecutable {
     /// plans of one model, upload once with [`GpuWeights::upload`] and use
     /// [`WebGpuExecutable::with_weights`]).
     pub async fn new(plan: Plan, model: &BoundModel, ctx: &GpuContext) -> Result<WebGpuExecutable> {
-        let weights = GpuWeights::upload(model, ctx).await?;
+        let weights = GpuWeights::upload(model, ctx, false).await?;
         WebGpuExecutable::with_weights(plan, &model.graph, weights).await
     }
 
@@ -348,13 +437,14 @@ impl WebGpuExecutable {
             let src = match v.source {
                 Source::Slot(s) => Src::Slot(s),
                 Source::Param(id) => {
-                    let (layout, _) = weights.params.get(&id).ok_or_else(|| {
+                    let param = weights.params.get(&id).ok_or_else(|| {
                         Error::Backend(format!("parameter {id} was not uploaded"))
                     })?;
                     return Ok(Operand {
                         src: Src::Param(id),
                         shape: v.shape.clone(),
-                        layout: *layout,
+                        layout: param.layout,
+                        half: param.half,
                     });
                 }
                 Source::Unbound => Src::None,
@@ -363,6 +453,7 @@ impl WebGpuExecutable {
                 src,
                 shape: v.shape.clone(),
                 layout: Layout::of(&v.shape, max_elems)?,
+                half: false,
             })
         };
         let mut consts: Vec<Vec<u8>> = Vec::new();
@@ -435,7 +526,7 @@ impl WebGpuExecutable {
                 BufRef::Param(id, j) => weights
                     .params
                     .get(&id)
-                    .and_then(|(_, c)| c.get(j))
+                    .and_then(|p| p.slabs.get(j))
                     .ok_or_else(|| Error::Backend(format!("parameter {id} has no slab {j}")))?
                     .clone(),
                 BufRef::Const(i) => consts
@@ -487,6 +578,26 @@ impl WebGpuExecutable {
                             inputs.len(),
                             outputs.len()
                         )));
+                    }
+                    // An f16 buffer is only ever bound where the kernel reads f16.
+                    for (i, b) in inputs.iter().enumerate() {
+                        let half = match *b {
+                            BufRef::Param(id, _) => weights.params.get(&id).is_some_and(|p| p.half),
+                            _ => false,
+                        };
+                        if half != (i == 1 && kernel.in1_f16) {
+                            return Err(Error::Backend(format!(
+                                "{}: {} reads input {i} as {}, but it is stored in {}",
+                                step_labels[step],
+                                kernel.describe(),
+                                if i == 1 && kernel.in1_f16 {
+                                    "f16"
+                                } else {
+                                    "f32"
+                                },
+                                if half { "f16" } else { "f32" },
+                            )));
+                        }
                     }
                     let in_bufs = inputs.iter().map(&resolve).collect::<Result<Vec<_>>>()?;
                     let out_bufs = outputs.iter().map(&resolve).collect::<Result<Vec<_>>>()?;

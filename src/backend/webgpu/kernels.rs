@@ -5,13 +5,14 @@
 //! Binding convention shared by every shader (declared once in `shaders/common.wgsl`):
 //! `@binding(0)` the uniform block `p` (at most [`UNIFORM_BYTES`] bytes), `@binding(1..=6)`
 //! read-only inputs `in0..in5`, `@binding(8..=10)` read-write outputs `out0..out2`, all
-//! `array<f32>` (integer data such as gather indices is stored as `i32` bit patterns). A kernel's
-//! layout lists only the bindings it uses.
+//! `array<f32>` (integer data such as gather indices is stored as `i32` bit patterns), except
+//! that conv.wgsl and gemm.wgsl also build with `in1` an `array<f16>` for weights stored in half
+//! precision ([`Kernel::with_f16_weights`]). A kernel's layout lists only the bindings it uses.
 
 use std::collections::HashMap;
 
 use super::wgsl::*;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Bytes of uniform data per dispatch (every shader's `P` struct fits).
 pub(crate) const UNIFORM_BYTES: u64 = 256;
@@ -78,7 +79,7 @@ families! {
     Copy => "copy.wgsl" [CopyParams],
     Elementwise => "elementwise.wgsl" [ElementwiseParams, Unary, Binary, MapCode],
     Gemm => "gemm.wgsl" [GemmParams, GemmBias, GemmTiling],
-    Conv => "conv.wgsl" [ConvParams, ConvAct, ConvVariant, ConvTiling],
+    Conv => "conv.wgsl" [ConvParams, ConvVariant, ConvTiling],
     Pool => "pool.wgsl" [PoolParams, PoolMode],
     Norm => "norm.wgsl" [NormParams, NormCode],
     Softmax => "softmax.wgsl" [SoftmaxParams, SoftmaxFlags],
@@ -93,14 +94,28 @@ families! {
 impl Family {
     /// The WGSL module of this family: `common.wgsl`, the generated declarations (on the line
     /// that separates the two files, so a compile error's line number stays the line in
-    /// `shaders/<file>` after `common.wgsl`'s lines) and the family's file.
-    fn module_source(self) -> String {
-        let common = <Cast as Declared>::WGSL; // common.wgsl's own
+    /// `shaders/<file>` after `common.wgsl`'s lines) and the family's file. With `in1_f16`,
+    /// the `in1` binding holds f16 values (`enable f16;` goes first, on common.wgsl's first
+    /// line, so line numbers do not move).
+    fn module_source(self, in1_f16: bool) -> String {
+        // common.wgsl's own
+        let (cast, epilogue) = (<Cast as Declared>::WGSL, <EpilogueCode as Declared>::WGSL);
+        let (enable, in1) = if in1_f16 {
+            ("enable f16;", "f16")
+        } else {
+            ("", "f32")
+        };
         format!(
-            "{COMMON}{common}{}\n{}",
+            "{enable}{COMMON}{cast}{epilogue}alias In1={in1};{}\n{}",
             self.declarations().concat(),
             self.source()
         )
+    }
+
+    /// Whether this family's file reads `in1` only through `in1_f32`, so that it also builds
+    /// with `in1` in f16 (its kernels' weights).
+    const fn reads_in1_as_f32(self) -> bool {
+        matches!(self, Family::Conv | Family::Gemm)
     }
 }
 
@@ -111,11 +126,13 @@ pub(crate) struct Kernel {
     pub entry: &'static str,
     pub inputs: u32,
     pub outputs: u32,
+    /// `in1` (the weights of convolutions and FullyConnected) is an `array<f16>`.
+    pub in1_f16: bool,
 }
 
 macro_rules! kernels {
     ($($name:ident = $family:ident :: $entry:literal ($inputs:literal -> $outputs:literal);)*) => {
-        $(pub(crate) const $name: Kernel = Kernel { family: Family::$family, entry: $entry, inputs: $inputs, outputs: $outputs };)*
+        $(pub(crate) const $name: Kernel = Kernel { family: Family::$family, entry: $entry, inputs: $inputs, outputs: $outputs, in1_f16: false };)*
     };
 }
 
@@ -130,8 +147,8 @@ kernels! {
     ACCUMULATE = Elementwise::"accumulate"(1 -> 1);
     WHERE = Elementwise::"where_select"(3 -> 1);
     // gemm.wgsl
-    GEMM = Gemm::"gemm"(3 -> 1);
-    GEMV = Gemm::"gemv"(3 -> 1);
+    GEMM = Gemm::"gemm"(4 -> 1);
+    GEMV = Gemm::"gemv"(4 -> 1);
     // conv.wgsl
     CONV = Conv::"conv_igemm"(4 -> 1);
     CONV_GEMV = Conv::"conv_gemv"(4 -> 1);
@@ -181,14 +198,24 @@ kernels! {
 impl Kernel {
     /// `file::entry`, for messages.
     pub fn describe(&self) -> String {
-        format!("{}::{}", self.family.file(), self.entry)
+        let half = if self.in1_f16 { " (f16 weights)" } else { "" };
+        format!("{}::{}{half}", self.family.file(), self.entry)
+    }
+
+    /// This kernel reading its weights (`in1`) from an f16 buffer when `half` (only conv.wgsl's
+    /// and gemm.wgsl's kernels can: [`KernelCache::pipeline`] refuses the others).
+    pub fn with_f16_weights(self, half: bool) -> Kernel {
+        Kernel {
+            in1_f16: half,
+            ..self
+        }
     }
 }
 
 /// Cached GPU objects, created on first use.
 #[derive(Default)]
 pub(crate) struct KernelCache {
-    modules: HashMap<Family, wgpu::ShaderModule>,
+    modules: HashMap<(Family, bool), wgpu::ShaderModule>,
     layouts: HashMap<(u32, u32), (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     pipelines: HashMap<(Kernel, Option<u32>), wgpu::ComputePipeline>,
 }
@@ -259,11 +286,17 @@ impl KernelCache {
         if let Some(p) = self.pipelines.get(&(kernel, spec)) {
             return Ok(p.clone());
         }
+        if kernel.in1_f16 && !kernel.family.reads_in1_as_f32() {
+            return Err(Error::Backend(format!(
+                "{} cannot read f16 weights",
+                kernel.describe()
+            )));
+        }
         let module = self
             .modules
-            .entry(kernel.family)
+            .entry((kernel.family, kernel.in1_f16))
             .or_insert_with(|| {
-                let source = kernel.family.module_source();
+                let source = kernel.family.module_source(kernel.in1_f16);
                 device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(kernel.family.file()),
                     source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -301,16 +334,22 @@ mod tests {
     /// parses and validates, and every uniform block has the same size in WGSL as in Rust.
     #[test]
     fn generated_declarations_validate_and_match_rust_layouts() {
-        for &family in Family::ALL {
-            let source = family.module_source();
+        let f16_variants = Family::ALL
+            .iter()
+            .filter(|f| f.reads_in1_as_f32())
+            .map(|&f| (f, true));
+        for (family, in1_f16) in Family::ALL.iter().map(|&f| (f, false)).chain(f16_variants) {
+            let source = family.module_source(in1_f16);
             let module = naga::front::wgsl::parse_str(&source)
                 .unwrap_or_else(|e| panic!("{}: {}", family.file(), e.emit_to_string(&source)));
-            naga::valid::Validator::new(
-                naga::valid::ValidationFlags::all(),
-                naga::valid::Capabilities::empty(),
-            )
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{}: {}", family.file(), e.emit_to_string(&source)));
+            let caps = if in1_f16 {
+                naga::valid::Capabilities::SHADER_FLOAT16
+            } else {
+                naga::valid::Capabilities::empty()
+            };
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{}: {}", family.file(), e.emit_to_string(&source)));
             let mut layouter = naga::proc::Layouter::default();
             layouter.update(module.to_ctx()).expect("layout");
             for &(name, size) in family.declared() {
@@ -337,7 +376,10 @@ mod tests {
     #[test]
     fn declarations_keep_line_numbers() {
         for &family in Family::ALL {
-            let lines = family.module_source().lines().count();
+            let lines = family
+                .module_source(family.reads_in1_as_f32())
+                .lines()
+                .count();
             assert_eq!(
                 lines,
                 COMMON.lines().count() + 1 + family.source().lines().count(),

@@ -15,6 +15,7 @@
 use std::fmt::Display;
 
 use crate::error::{Error, Result};
+use crate::ops::epilogue::{Epilogue, FusedAct};
 
 /// The WGSL type of a uniform field type.
 macro_rules! wgsl_type {
@@ -218,7 +219,7 @@ wgsl_uniform! {
         out_off: u32,
         bias_off: u32,
         /// Parameters of the fused epilogue (src/ops/epilogue.rs), y = act(conv + bias +
-        /// residual), whose kind is the pipeline constant `OP` (`ConvVariant`).
+        /// residual), whose kind is the pipeline constant `OP` (`EpilogueCode`).
         /// leaky: the slope; clip: the lower bound.
         act_a: f32,
         /// clip: the upper bound.
@@ -348,7 +349,14 @@ wgsl_uniform! {
         knorm: f32,
         x_off: u32,
         y_off: u32,
+        /// batch_norm's fused activation (kind: the pipeline constant `OP`, `EpilogueCode`):
+        /// leaky: the slope; clip: the lower bound.
+        act_a: f32,
+        /// clip: the upper bound.
+        act_b: f32,
         _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
     }
 }
 
@@ -406,9 +414,10 @@ wgsl_uniform! {
         c_cs: u32,
         c_bs: u32,
         bias_off: u32,
-        _pad0: u32,
-        _pad1: u32,
-        _pad2: u32,
+        /// The fused epilogue's parameters, as in `ConvParams` (kind: `OP`, `EpilogueCode`).
+        act_a: f32,
+        act_b: f32,
+        res_off: u32,
     }
 }
 
@@ -698,13 +707,11 @@ wgsl_consts! {
         ACT_RELU = 139,
     }
 
-    /// conv.wgsl's pipeline constant `OP`: each variant compiles to straight-line code.
-    /// Bits 0-1: the fused activation (`ConvAct`); RESIDUAL: add in3[res_off + the output
-    /// index] before it; POINTWISE (conv_igemm): 1×1 kernel, stride 1, no padding — the im2col
-    /// matrix is the input itself, so the B tile is loaded without tap arithmetic.
+    /// conv.wgsl's pipeline constant `OP`: each variant compiles to straight-line code. Bits
+    /// 0-2: the fused epilogue (`EpilogueCode`); POINTWISE (conv_igemm): 1×1 kernel, stride 1,
+    /// no padding — the im2col matrix is the input itself, so the B tile is loaded without tap
+    /// arithmetic.
     pub struct ConvVariant as "CONV" {
-        ACT_MASK = 3,
-        RESIDUAL = 4,
         POINTWISE = 8,
     }
 
@@ -790,15 +797,6 @@ wgsl_consts! {
         DW_RUN = 4,
     }
 
-    /// The fused activation in conv.wgsl's `OP` (`FusedAct` in src/ops/epilogue.rs).
-    pub struct ConvAct as "ACT" {
-        NONE = 0,
-        /// NaN → 0.
-        RELU = 1,
-        LEAKY = 2,
-        CLIP = 3,
-    }
-
     /// reduce.wgsl `reduce`'s `p.op`.
     pub struct ReduceCode as "REDUCE" {
         SUM = 0,
@@ -865,6 +863,24 @@ wgsl_consts! {
 }
 
 wgsl_consts! {
+    /// A fused epilogue (`Epilogue` in src/ops/epilogue.rs) in the low bits of the pipeline
+    /// constant `OP` of conv.wgsl's and gemm.wgsl's kernels, so each variant compiles to
+    /// straight-line code: `y = act(sum + bias + residual)`. Declared with common.wgsl, whose
+    /// `fused_act` applies the activation.
+    pub struct EpilogueCode as "EPILOGUE" {
+        /// Bits 0-1: the activation (`FusedAct`).
+        ACT_MASK = 3,
+        NONE = 0,
+        /// relu, NaN → 0.
+        RELU = 1,
+        /// leaky (slope `act_a`).
+        LEAKY = 2,
+        /// clip (`act_a`..`act_b`).
+        CLIP = 3,
+        /// Add `in3[p.res_off + the output index]` before the activation.
+        RESIDUAL = 4,
+    }
+
     /// `cast_to` in common.wgsl (Cast, softmax's and topk's output dtypes; values stay f32).
     pub struct Cast as "CAST" {
         /// float32 and float64.
@@ -880,6 +896,24 @@ wgsl_consts! {
         U16 = 9,
         U32 = 10,
         U64 = 11,
+    }
+}
+
+impl EpilogueCode {
+    /// The `OP` bits and the (`act_a`, `act_b`) uniform values of an epilogue.
+    pub fn of(e: Epilogue) -> (u32, f32, f32) {
+        let (act, a, b) = match e.act {
+            FusedAct::None => (EpilogueCode::NONE, 0.0, 0.0),
+            FusedAct::Relu => (EpilogueCode::RELU, 0.0, 0.0),
+            FusedAct::Leaky { slope } => (EpilogueCode::LEAKY, slope, 0.0),
+            FusedAct::Clip { lo, hi } => (EpilogueCode::CLIP, lo, hi),
+        };
+        let residual = if e.residual {
+            EpilogueCode::RESIDUAL
+        } else {
+            0
+        };
+        (act | residual, a, b)
     }
 }
 

@@ -3,11 +3,11 @@
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::ops::conv::{ConvOp, Convolution, Deconvolution, Geom, SampleType, UpSampling};
-use crate::ops::epilogue::{Epilogue, FusedAct};
+use crate::ops::epilogue::Epilogue;
 
 use super::{batch_pieces, copy_uniform, strides, BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{CONV, CONV_DEPTHWISE, CONV_GEMV, DECONV, STRIDED_COPY};
-use crate::backend::webgpu::wgsl::{fit, ConvAct, ConvParams, ConvTiling, ConvVariant};
+use crate::backend::webgpu::wgsl::{fit, ConvParams, ConvTiling, ConvVariant, EpilogueCode};
 
 pub(crate) fn lower(
     l: &mut Lowering,
@@ -70,11 +70,7 @@ impl Conv {
         has_bias: bool,
         epilogue: Epilogue,
     ) -> Result<ConvParams> {
-        let (act_a, act_b) = match epilogue.act {
-            FusedAct::Leaky { slope } => (slope, 0.0),
-            FusedAct::Clip { lo, hi } => (lo, hi),
-            FusedAct::None | FusedAct::Relu => (0.0, 0.0),
-        };
+        let (_, act_a, act_b) = EpilogueCode::of(epilogue);
         let g = &self.geom;
         Ok(ConvParams {
             batch: fit(self.batch)?,
@@ -121,22 +117,6 @@ impl Conv {
     }
 }
 
-/// conv.wgsl's pipeline constant `OP` for an epilogue (`ConvVariant`; POINTWISE is the
-/// caller's).
-fn pipeline_variant(epilogue: Epilogue) -> u32 {
-    let act = match epilogue.act {
-        FusedAct::None => ConvAct::NONE,
-        FusedAct::Relu => ConvAct::RELU,
-        FusedAct::Leaky { .. } => ConvAct::LEAKY,
-        FusedAct::Clip { .. } => ConvAct::CLIP,
-    };
-    act | if epilogue.residual {
-        ConvVariant::RESIDUAL
-    } else {
-        0
-    }
-}
-
 fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand) -> Result<()> {
     let (x, w) = match ins {
         [x, w, ..] => (x, w),
@@ -167,7 +147,8 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
     let epilogue = c.epilogue;
     let pointwise =
         g.geom.kernel == [1, 1, 1] && g.geom.stride == [1, 1, 1] && g.geom.pad == [0, 0, 0];
-    let variant = pipeline_variant(epilogue) | if pointwise { ConvVariant::POINTWISE } else { 0 };
+    let (epilogue_code, _, _) = EpilogueCode::of(epilogue);
+    let variant = epilogue_code | if pointwise { ConvVariant::POINTWISE } else { 0 };
     // Images are processed in pieces when the data, the output or the residual is split into
     // slabs.
     let mut operands = vec![x, out];
@@ -183,8 +164,8 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
                 g.batch * g.filters * out_d * out_h * out_w.div_ceil(ConvTiling::DW_RUN as usize);
             let offsets = [x_off, 0, y_off, r_off];
             let u = g.uniform(fg, 0, 0, n, offsets, bias.is_some(), epilogue)?;
-            l.specialized(pipeline_variant(epilogue)).linear(
-                CONV_DEPTHWISE,
+            l.specialized(epilogue_code).linear(
+                CONV_DEPTHWISE.with_f16_weights(w.half),
                 n,
                 u,
                 vec![x_buf, w.chunk(0), b_buf, r_buf],
@@ -198,7 +179,7 @@ fn convolution(l: &mut Lowering, c: &Convolution, ins: &[Operand], out: &Operand
         // One column (a classifier head on pooled features): a matrix–vector product, a few
         // filters per workgroup, instead of 64-column tiles with one column used.
         let gemv = pointwise && n_total == 1;
-        let kernel = if gemv { CONV_GEMV } else { CONV };
+        let kernel = if gemv { CONV_GEMV } else { CONV }.with_f16_weights(w.half);
         let grid = |rows: usize, z: usize| {
             if gemv {
                 [

@@ -5,7 +5,8 @@ use crate::ops::dense::{DenseOp, Dot, FullyConnected};
 
 use super::{BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{GEMM, GEMV};
-use crate::backend::webgpu::wgsl::{fit, GemmBias, GemmParams, GemmTiling};
+use crate::backend::webgpu::wgsl::{fit, EpilogueCode, GemmBias, GemmParams, GemmTiling};
+use crate::ops::epilogue::{Epilogue, FusedAct};
 
 /// One GEMM operand: (offset, row stride, column stride, batch stride) in elements.
 #[derive(Debug, Clone, Copy)]
@@ -16,8 +17,27 @@ pub(crate) struct Mat {
     pub bs: usize,
 }
 
-/// `C = A·B (+ bias)` for `batch` products of `m×k · k×n`; the bias is (buffer, offset,
-/// [`GemmBias`] mode).
+/// A fused epilogue of a GEMM: `C = act(A·B + bias + R)`, with the residual R in a buffer at
+/// an offset that corresponds to C's `c_off` (R is laid out as C).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GemmEpilogue {
+    pub epilogue: Epilogue,
+    pub residual: (BufRef, usize),
+}
+
+impl GemmEpilogue {
+    pub const NONE: GemmEpilogue = GemmEpilogue {
+        epilogue: Epilogue {
+            residual: false,
+            act: FusedAct::None,
+        },
+        residual: (BufRef::Dummy, 0),
+    };
+}
+
+/// `C = A·B (+ bias)` for `batch` products of `m×k · k×n`, through `fused`; the bias is
+/// (buffer, offset, [`GemmBias`] mode). `b_half`: B is stored in f16 (FullyConnected weights
+/// uploaded in half precision).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm(
     l: &mut Lowering,
@@ -26,11 +46,15 @@ pub(crate) fn gemm(
     b: (BufRef, Mat),
     c: (BufRef, Mat),
     bias: Option<(BufRef, usize, u32)>,
+    fused: GemmEpilogue,
+    b_half: bool,
 ) -> Result<()> {
     if m == 0 || n == 0 || batch == 0 {
         return Ok(());
     }
     let (bias_buf, bias_off, bias_mode) = bias.unwrap_or((BufRef::Dummy, 0, GemmBias::NONE));
+    let (op, act_a, act_b) = EpilogueCode::of(fused.epilogue);
+    let (res_buf, res_off) = fused.residual;
     let u = GemmParams {
         m: fit(m)?,
         n: fit(n)?,
@@ -49,13 +73,19 @@ pub(crate) fn gemm(
         c_cs: fit(c.1.cs)?,
         c_bs: fit(c.1.bs)?,
         bias_off: fit(bias_off)?,
-        ..Default::default()
+        act_a,
+        act_b,
+        res_off: fit(res_off)?,
     };
+    let reads = vec![a.0, b.0, bias_buf, res_buf];
     if m == 1 || n == 1 {
         // A matrix–vector product: a few outputs per workgroup (gemm.wgsl's `gemv`).
         let rows = GemmTiling::GEMV_ROWS as usize;
         let grid = [m.max(n).div_ceil(rows) as u32, 1, batch as u32];
-        return l.dispatch(GEMV, u, vec![a.0, b.0, bias_buf], vec![c.0], grid);
+        let kernel = GEMV.with_f16_weights(b_half);
+        return l
+            .specialized(op)
+            .dispatch(kernel, u, reads, vec![c.0], grid);
     }
     let tile = GemmTiling::TILE as usize;
     let grid = [
@@ -63,7 +93,9 @@ pub(crate) fn gemm(
         m.div_ceil(tile) as u32,
         batch as u32,
     ];
-    l.dispatch(GEMM, u, vec![a.0, b.0, bias_buf], vec![c.0], grid)
+    let kernel = GEMM.with_f16_weights(b_half);
+    l.specialized(op)
+        .dispatch(kernel, u, reads, vec![c.0], grid)
 }
 
 pub(crate) fn lower(
@@ -99,6 +131,11 @@ fn fully_connected(
         }
     };
     let bias = if fc.no_bias { None } else { ins.get(2) };
+    let residual = if fc.epilogue.residual {
+        ins.last()
+    } else {
+        None
+    };
     let hidden = fc.num_hidden;
     let k = w.numel().checked_div(hidden).unwrap_or(0);
     let m = x.numel().checked_div(k).unwrap_or(0);
@@ -113,6 +150,10 @@ fn fully_connected(
     let x_buf = x.whole(&GEMM)?;
     let y_buf = out.whole(&GEMM)?;
     let bias_buf = bias.map(|b| b.whole(&GEMM)).transpose()?;
+    let res_buf = match residual {
+        Some(r) => r.whole(&GEMM)?,
+        None => BufRef::Dummy,
+    };
     if w.layout.chunks() > 1 && w.layout.row_elems != k {
         return Err(Error::Unsupported(format!(
             "FullyConnected weight {} is split inside a row",
@@ -156,6 +197,12 @@ fn fully_connected(
                 },
             ),
             bias_buf.map(|b| (b, rows.start, GemmBias::PER_COLUMN)),
+            // The residual is laid out as the output: its element for C's first is rows.start.
+            GemmEpilogue {
+                epilogue: fc.epilogue,
+                residual: (res_buf, rows.start),
+            },
+            w.half,
         )?;
     }
     Ok(())
@@ -247,5 +294,7 @@ fn dot(l: &mut Lowering, d: &Dot, batched: bool, ins: &[Operand], out: &Operand)
             },
         ),
         None,
+        GemmEpilogue::NONE,
+        b.half,
     )
 }

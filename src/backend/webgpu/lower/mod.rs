@@ -118,6 +118,9 @@ pub(crate) struct Operand {
     pub src: Src,
     pub shape: Vec<usize>,
     pub layout: Layout,
+    /// Stored in f16 (a weight uploaded in half precision: read it with a kernel built by
+    /// [`Kernel::with_f16_weights`]).
+    pub half: bool,
 }
 
 impl Operand {

@@ -7,7 +7,8 @@ use crate::tensor::numel;
 use super::elementwise::same_slabs;
 use super::{BufRef, Lowering, Operand};
 use crate::backend::webgpu::kernels::{BATCH_NORM, BATCH_NORM_STATS, LRN, ROW_NORM};
-use crate::backend::webgpu::wgsl::{fit, NormCode, NormParams};
+use crate::backend::webgpu::wgsl::{fit, EpilogueCode, NormCode, NormParams};
+use crate::ops::epilogue::Epilogue;
 
 fn resolve(axis: i64, ndim: usize) -> Result<usize> {
     let a = if axis < 0 { axis + ndim as i64 } else { axis };
@@ -100,10 +101,19 @@ pub(crate) fn lower(
                     },
                     ..Default::default()
                 };
-                l.linear(
+                let (op, act_a, act_b) = EpilogueCode::of(Epilogue {
+                    residual: false,
+                    act: bn.act,
+                });
+                let u = NormParams {
+                    act_a,
+                    act_b,
+                    ..np.uniform()?
+                };
+                l.specialized(op).linear(
                     BATCH_NORM,
                     range.len(),
-                    np.uniform()?,
+                    u,
                     vec![x.chunk(j), p[0], p[1], p[2], p[3]],
                     vec![y.chunk(j)],
                 )?;
