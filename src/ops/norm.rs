@@ -10,7 +10,7 @@
 
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
-use crate::ops::epilogue::FusedAct;
+use crate::ops::epilogue::{clip, leaky, relu, FusedAct};
 use crate::ops::{resolve_axis, InputRole, Operator, Scratch};
 use crate::tensor::{numel, View, ViewMut};
 
@@ -99,6 +99,43 @@ pub struct BatchNorm {
     /// An activation fused into the store by [`crate::optimize::fuse_epilogues`] (a
     /// pre-activation network's BatchNorm → relu; none when parsed).
     pub act: FusedAct,
+}
+
+/// `y = act(x·scale[c] + shift[c])` over `(outer, channels, inner)`.
+fn affine(
+    x: &[f32],
+    y: &mut [f32],
+    (outer, channels, inner): (usize, usize, usize),
+    scale: &[f32],
+    shift: &[f32],
+    act: impl Fn(f32) -> f32,
+) {
+    let block = channels * inner;
+    if block == 0 {
+        return;
+    }
+    for (xb, yb) in x
+        .chunks_exact(block)
+        .zip(y.chunks_exact_mut(block))
+        .take(outer)
+    {
+        if inner == 1 {
+            // Channels last: one scale/shift per element of the row.
+            for (((o, &v), &s), &t) in yb.iter_mut().zip(xb).zip(scale).zip(shift) {
+                *o = act(v * s + t);
+            }
+        } else {
+            for ((xc, yc), (&s, &t)) in xb
+                .chunks_exact(inner)
+                .zip(yb.chunks_exact_mut(inner))
+                .zip(scale.iter().zip(shift))
+            {
+                for (o, &v) in yc.iter_mut().zip(xc) {
+                    *o = act(v * s + t);
+                }
+            }
+        }
+    }
 }
 
 impl BatchNorm {
@@ -226,34 +263,14 @@ impl BatchNorm {
 
         let (x, y) = (inputs[0].data, &mut *outputs[0].data);
         check_len(y, x.len(), self.name())?;
-        let block = channels * inner;
-        if block > 0 {
-            for (xb, yb) in x
-                .chunks_exact(block)
-                .zip(y.chunks_exact_mut(block))
-                .take(outer)
-            {
-                if inner == 1 {
-                    // Channels last: one scale/shift per element of the row.
-                    for (((o, &v), &s), &t) in
-                        yb.iter_mut().zip(xb).zip(scale.iter()).zip(shift.iter())
-                    {
-                        *o = v * s + t;
-                    }
-                } else {
-                    for ((xc, yc), (&s, &t)) in xb
-                        .chunks_exact(inner)
-                        .zip(yb.chunks_exact_mut(inner))
-                        .zip(scale.iter().zip(shift.iter()))
-                    {
-                        for (o, &v) in yc.iter_mut().zip(xc) {
-                            *o = v * s + t;
-                        }
-                    }
-                }
-                // While the block is in cache.
-                self.act.apply_slice(yb);
-            }
+        // One pass: the fused activation is applied as each value is stored (a loop
+        // specialised per activation).
+        let (dims, scale, shift) = ((outer, channels, inner), &*scale, &*shift);
+        match self.act {
+            FusedAct::None => affine(x, y, dims, scale, shift, |v| v),
+            FusedAct::Relu => affine(x, y, dims, scale, shift, relu),
+            FusedAct::Leaky { slope } => affine(x, y, dims, scale, shift, |v| leaky(v, slope)),
+            FusedAct::Clip { lo, hi } => affine(x, y, dims, scale, shift, |v| clip(v, lo, hi)),
         }
         if self.output_mean_var {
             let [_, mean_out, third] = outputs else {
