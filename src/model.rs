@@ -577,29 +577,32 @@ impl Model {
         }
     }
 
-    /// Times each step of a WebGPU forward pass: GPU timestamps where the device has
+    /// Times each step of a forward pass. WebGPU: GPU timestamps where the device has
     /// `timestamp-query`; else natively one submit and wait per step (so the total is larger
-    /// than a normal run's), and in the browser an error. `None` on the CPU backend.
-    #[cfg(feature = "webgpu")]
-    pub async fn profile(
-        &mut self,
-        inputs: &[Tensor],
-    ) -> Result<Option<crate::backend::webgpu::Profile>> {
+    /// than a normal run's), and in the browser an error. CPU: the host clock around each step,
+    /// natively; `None` in the browser (wasm32's `std` has no clock).
+    pub async fn profile(&mut self, inputs: &[Tensor]) -> Result<Option<crate::backend::Profile>> {
         self.run_async(inputs).await?;
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
         let refs: Vec<&Tensor> = inputs.iter().collect();
         match self.plans.get_mut(&shapes) {
+            #[cfg(feature = "webgpu")]
             Some(Executable::Gpu(e)) => Ok(Some(e.profile(&refs).await?)),
+            #[cfg(not(target_arch = "wasm32"))]
+            Some(Executable::Cpu(e)) => {
+                let bound = &self.bound;
+                Ok(Some(e.profile(&bound.graph, &bound.params, &refs)?))
+            }
             _ => Ok(None),
         }
     }
 
     /// [`Model::profile`], blocking (native).
-    #[cfg(all(feature = "webgpu", not(target_arch = "wasm32")))]
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn profile_blocking(
         &mut self,
         inputs: &[Tensor],
-    ) -> Result<Option<crate::backend::webgpu::Profile>> {
+    ) -> Result<Option<crate::backend::Profile>> {
         pollster::block_on(self.profile(inputs))
     }
 

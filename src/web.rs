@@ -245,8 +245,9 @@ impl WasmModel {
         }
         let result = Object::new();
         let clock = match profile.clock {
-            crate::backend::webgpu::ProfileClock::GpuTimestamps => "gpu-timestamps",
-            crate::backend::webgpu::ProfileClock::WallPerSubmit => "host-per-submit",
+            crate::backend::ProfileClock::GpuTimestamps => "gpu-timestamps",
+            crate::backend::ProfileClock::WallPerSubmit => "host-per-submit",
+            crate::backend::ProfileClock::HostPerStep => "host-per-step",
         };
         let _ = Reflect::set(&result, &"clock".into(), &clock.into());
         let _ = Reflect::set(&result, &"steps".into(), &steps);

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mxnet_web::backend::ProfileClock;
 use mxnet_web::format::npy::{read_npy, write_npy};
 use mxnet_web::format::params::read_params;
 use mxnet_web::format::symbol::parse_symbol;
@@ -139,8 +140,9 @@ struct BenchArgs {
     /// Untimed warm-up runs.
     #[arg(long, default_value_t = 3)]
     warmup: usize,
-    /// WebGPU: also time every step and list the slowest (GPU timestamps where the adapter has
-    /// `timestamp-query`, else the host time of one submit per step).
+    /// Also time every step of one more forward and list the slowest: CPU, the host clock
+    /// around each step; WebGPU, GPU timestamps where the adapter has `timestamp-query`, else
+    /// the host time of one submit per step.
     #[arg(long)]
     profile: bool,
 }
@@ -628,7 +630,6 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     println!("median_ms {median:.2}");
     println!("min_ms {:.2}", times[0]);
     println!("runs {}", times.len());
-    #[cfg(feature = "webgpu")]
     if a.profile {
         match model.profile_blocking(&inputs)? {
             Some(profile) => {
@@ -636,10 +637,9 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
                 let total: f64 = steps.iter().map(|s| s.1.as_secs_f64()).sum();
                 steps.sort_by_key(|s| std::cmp::Reverse(s.1));
                 let clock = match profile.clock {
-                    mxnet_web::backend::webgpu::ProfileClock::GpuTimestamps => "GPU timestamps",
-                    mxnet_web::backend::webgpu::ProfileClock::WallPerSubmit => {
-                        "host time, one submit per step"
-                    }
+                    ProfileClock::GpuTimestamps => "GPU timestamps",
+                    ProfileClock::WallPerSubmit => "host time, one submit per step",
+                    ProfileClock::HostPerStep => "host time per step",
                 };
                 println!(
                     "profile: {} steps, {:.2} ms in all ({clock}); slowest:",
@@ -650,7 +650,7 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
                     println!("  {:>9.3} ms  {label}", d.as_secs_f64() * 1e3);
                 }
             }
-            None => println!("profile: only the webgpu backend is profiled"),
+            None => println!("profile: this backend is not profiled"),
         }
     }
     #[cfg(feature = "webgpu")]

@@ -17,6 +17,7 @@
 //! - **UpSampling** nearest copies; bilinear is a fixed grouped Deconvolution.
 
 use crate::backend::cpu::gemm::{gemm, MatRef};
+use crate::backend::cpu::packed::{gemm_packed, Finish, PackedA};
 use crate::backend::cpu::pool;
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
@@ -319,6 +320,34 @@ fn target(i: usize, stride: usize, offset: i64) -> usize {
 // Convolution
 // ---------------------------------------------------------------------------------------------
 
+/// A convolution weight prepared once for the CPU kernels ([`Convolution::prepare_weights`]).
+#[derive(Debug)]
+pub enum PreparedWeights {
+    /// Transformed for Winograd (3×3, stride 1).
+    Winograd(WinogradWeights),
+    /// Packed for the GEMM, one `(F/groups) × (C/groups · kernel)` matrix per group.
+    Gemm(Vec<PackedA>),
+}
+
+impl PreparedWeights {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        match self {
+            PreparedWeights::Winograd(u) => u.bytes(),
+            PreparedWeights::Gemm(p) => p.iter().map(PackedA::bytes).sum(),
+        }
+    }
+
+    /// The algorithm, for profiles.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PreparedWeights::Winograd(u) if u.tiles.m == 2 => "winograd F(2,3)",
+            PreparedWeights::Winograd(_) => "winograd F(4,3)",
+            PreparedWeights::Gemm(_) => "gemm, packed",
+        }
+    }
+}
+
 /// `Convolution` (spec §4.2): N-D cross-correlation (no kernel flip) with zero padding.
 ///
 /// - inputs `data (N, C, spatial...)`, `weight (F, C/G, k...)`, `bias (F,)` unless `no_bias`;
@@ -478,9 +507,10 @@ impl Convolution {
             && g.stride == [1; 3]
             && g.dilate == [1; 3]
             && self.num_group == 1;
-        // Measured natively, one thread (see winograd.rs): the per-ξ GEMMs need many tiles, so
-        // F(4,3) wins on 56² outputs (64ch: -12%), F(2,3) on 28² (128ch: -26%), and im2col on
-        // 14² and 7² (256ch, 512ch: Winograd 10-40% slower, up to 3× with F(4,3)).
+        // Measured natively, one thread (winograd.rs's `bench_resnet_layers`, ResNet-18's layers,
+        // against im2col with the weight packed once): F(4,3) wins on 56² outputs (64ch: 3.2
+        // vs 3.8 ms; F(2,3) 3.4), F(2,3) on 28² (128ch: 2.8 vs 3.5 ms), 14² (256ch: 2.8 vs
+        // 3.4 ms) and 7² (512ch: 4.3 vs 4.8 ms; F(4,3) 10 ms, its tiles overhang 7² by 1/7).
         let (out, big) = (
             g.output[1] * g.output[2],
             data[1].min(self.num_filter) >= 16,
@@ -488,27 +518,66 @@ impl Convolution {
         match out {
             _ if !plain || !big => None,
             2500.. => Some(&winograd::F4),
-            400.. => Some(&winograd::F2),
+            49.. => Some(&winograd::F2),
             _ => None,
         }
     }
 
-    /// Transforms the weight for the Winograd path (see [`Convolution::winograd_tiles`]); what the
-    /// CPU backend computes once per plan step and passes to [`Convolution::forward_with`].
-    pub fn winograd_weights(&self, data: &[usize], weight: &[f32]) -> Option<WinogradWeights> {
-        let tiles = self.winograd_tiles(data)?;
-        (weight.len() == self.num_filter * data[1] * 9)
-            .then(|| WinogradWeights::new(tiles, weight, self.num_filter, data[1]))
+    /// The weight in the form the CPU kernel for `data` wants, computed once per plan step by
+    /// the CPU backend and passed to [`Convolution::forward_with`]: Winograd-transformed (see
+    /// [`Convolution::winograd_tiles`]; only when `winograd`), or packed for the GEMM. None for
+    /// depthwise convolutions (no GEMM) and weights of the wrong size.
+    pub fn prepare_weights(
+        &self,
+        data: &[usize],
+        weight: &[f32],
+        winograd: bool,
+    ) -> Option<PreparedWeights> {
+        let channels = *data.get(1)?;
+        let g = self.geometry(data).ok()?;
+        let groups = self.num_group;
+        let (cg, fg) = (channels / groups, self.num_filter / groups);
+        let k = cg * g.kernel_size();
+        if weight.len() != self.num_filter * k || (groups > 1 && cg == 1) {
+            return None;
+        }
+        if let Some(tiles) = self.winograd_tiles(data).filter(|_| winograd) {
+            return Some(PreparedWeights::Winograd(WinogradWeights::new(
+                tiles,
+                weight,
+                self.num_filter,
+                channels,
+            )));
+        }
+        Some(PreparedWeights::Gemm(
+            weight
+                .chunks_exact((fg * k).max(1))
+                .take(groups)
+                .map(|w_g| PackedA::new(MatRef::row_major(w_g, k), fg, k))
+                .collect(),
+        ))
     }
 
-    /// [`Convolution`]'s forward pass; with `wino` (from [`Convolution::winograd_weights`] for
-    /// this data shape) the Winograd kernel replaces im2col + GEMM.
+    /// Which kernel [`Convolution::forward_with`] runs for `data` without Winograd weights
+    /// ("depthwise", "1x1 gemm" or "im2col gemm"; for profiles).
+    pub fn algorithm_name(&self, data: &[usize]) -> &'static str {
+        let cg = data.get(1).map_or(0, |c| c / self.num_group);
+        match self.geometry(data) {
+            _ if self.num_group > 1 && cg == 1 => "depthwise",
+            Ok(g) if g.is_pointwise() => "1x1 gemm",
+            _ => "im2col gemm",
+        }
+    }
+
+    /// [`Convolution`]'s forward pass; with `prepared` (from [`Convolution::prepare_weights`]
+    /// for this data shape) the Winograd kernel replaces im2col + GEMM, or the GEMMs read the
+    /// packed weight instead of packing it.
     pub fn forward_with(
         &self,
         inputs: &[View],
         outputs: &mut [ViewMut],
         scratch: &mut Scratch,
-        wino: Option<&WinogradWeights>,
+        prepared: Option<&PreparedWeights>,
     ) -> Result<()> {
         let (inputs, residual) = match (self.epilogue.residual, inputs.split_last()) {
             (true, Some((r, rest))) => (rest, Some(r.data)),
@@ -541,16 +610,39 @@ impl Convolution {
         if y.data.is_empty() {
             return Ok(());
         }
-        fill_bias(y.data, bias.map(|b| b.data), filters, out_size);
-        let beta = if bias.is_some() { 1.0 } else { 0.0 };
-
+        let (wino, packed) = match prepared {
+            Some(PreparedWeights::Winograd(u)) => (Some(u), None),
+            Some(PreparedWeights::Gemm(p)) => (None, Some(p)),
+            None => (None, None),
+        };
+        // Packed weights of the right sizes, one per group.
+        let packed = packed
+            .filter(|p| p.len() == groups && p.iter().all(|a| a.rows() == fg && a.depth() == k));
         if let Some(u) =
             wino.filter(|u| winograd::AVAILABLE && u.channels == channels && u.filters == filters)
         {
-            winograd::conv3x3(x.data, u, y.data, &winograd_dims(&g, batch), scratch);
-            epilogue.apply(y.data, residual);
+            let finish = Finish {
+                bias: bias.map(|b| b.data),
+                epilogue,
+                residual,
+            };
+            winograd::conv3x3(
+                x.data,
+                u,
+                y.data,
+                &winograd_dims(&g, batch),
+                &finish,
+                scratch,
+            );
             return Ok(());
         }
+        // With packed weights (and Winograd) the bias and the epilogue are applied as the output
+        // is stored; otherwise the output starts as the bias (or zeros: the depthwise kernel
+        // adds to it).
+        if packed.is_none() {
+            fill_bias(y.data, bias.map(|b| b.data), filters, out_size);
+        }
+        let beta = if bias.is_some() { 1.0 } else { 0.0 };
         if groups > 1 && cg == 1 {
             depthwise(x.data, w.data, y.data, channels, fg, &g, scratch);
             epilogue.apply(y.data, residual);
@@ -574,20 +666,22 @@ impl Convolution {
                 let first_out = (n * filters + grp * fg) * out_size;
                 let y_g = &mut y.data[first_out..][..fg * out_size];
                 let r_g = residual.map(|r| &r[first_out..][..fg * out_size]);
+                let packed_g = packed.map(|p| &p[grp]);
+                let finish = |first: usize| Finish {
+                    bias: bias.map(|b| &b.data[grp * fg..][..fg]),
+                    epilogue,
+                    residual: r_g.map(|r| &r[first..]),
+                };
                 if g.is_pointwise() {
                     // The input planes are the im2col matrix.
-                    gemm(
-                        fg,
-                        k,
-                        out_size,
-                        1.0,
-                        a,
-                        MatRef::row_major(x_g, in_size),
-                        beta,
-                        y_g,
-                        out_size,
-                    );
-                    epilogue.apply(y_g, r_g);
+                    let b = MatRef::row_major(x_g, in_size);
+                    match packed_g {
+                        Some(p) => gemm_packed(p, out_size, b, 0.0, y_g, out_size, &finish(0)),
+                        None => {
+                            gemm(fg, k, out_size, 1.0, a, b, beta, y_g, out_size);
+                            epilogue.apply(y_g, r_g);
+                        }
+                    }
                     continue;
                 }
                 for first in (0..lines).step_by(lines_per_block) {
@@ -597,17 +691,13 @@ impl Convolution {
                     im2col_parallel(x_g, cg, &g, block, col);
                     // y_g[:, first·Wo ..][.. cols] = W_g · col
                     let b = MatRef::row_major(col, cols);
-                    gemm(
-                        fg,
-                        k,
-                        cols,
-                        1.0,
-                        a,
-                        b,
-                        beta,
-                        &mut y_g[first * w_out..],
-                        out_size,
-                    );
+                    let y_block = &mut y_g[first * w_out..];
+                    if let Some(p) = packed_g {
+                        let finish = finish(first * w_out);
+                        gemm_packed(p, cols, b, 0.0, y_block, out_size, &finish);
+                        continue;
+                    }
+                    gemm(fg, k, cols, 1.0, a, b, beta, y_block, out_size);
                     // The epilogue runs on the block just computed, while it is in cache.
                     if !epilogue.is_identity() {
                         for f in 0..fg {

@@ -3,6 +3,7 @@
 //! Like the convolutions, the spatial axes are normalised to three `(D, H, W)` (1-D and 2-D
 //! pooling put size-1 axes in front), so one loop nest serves 1-D, 2-D and 3-D.
 
+use crate::backend::cpu::pool as cpu_pool;
 use crate::error::{fmt_shape, Error, Result};
 use crate::format::attrs::Attrs;
 use crate::ops::conv::{check_count, check_len, data_shape, expect_inputs};
@@ -315,41 +316,27 @@ impl Pooling {
         )?;
         let cip = self.count_include_pad;
         match self.pool_type {
-            PoolType::Max => pool(
-                x.data,
-                y.data,
-                &g,
-                -f32::MAX,
-                |m, v| if v > m { v } else { m },
-                |m, _| m,
-            ),
-            PoolType::Sum | PoolType::Lp(1) => {
-                pool(x.data, y.data, &g, 0.0, |s, v| s + v, |s, _| s)
+            PoolType::Max
+                if g.input[0] == 1 && g.output[0] == 1 && g.kernel[0] == 1 && g.pad[0] == 0 =>
+            {
+                max_pool_2d(x.data, y.data, &g)
             }
-            PoolType::Avg => pool(
-                x.data,
-                y.data,
-                &g,
-                0.0,
-                |s, v| s + v,
-                |s, w| {
-                    let divisor = if cip { w.padded_cells } else { w.real_cells };
-                    if divisor == 0 && !g.three_d {
-                        0.0
-                    } else {
-                        s / divisor as f32
-                    }
-                },
-            ),
-            PoolType::Lp(2) => pool(x.data, y.data, &g, 0.0, |s, v| s + v * v, |s, _| s.sqrt()),
-            PoolType::Lp(_) => pool(
-                x.data,
-                y.data,
-                &g,
-                0.0,
-                |s, v| s + v * v * v,
-                |s, _| s.cbrt(),
-            ),
+            PoolType::Max => pool(x.data, y.data, &g, -f32::MAX, max_ignoring_nan, &|m, _| m),
+            PoolType::Sum | PoolType::Lp(1) => {
+                pool(x.data, y.data, &g, 0.0, |s, v| s + v, &|s, _| s)
+            }
+            PoolType::Avg => pool(x.data, y.data, &g, 0.0, |s, v| s + v, &|s, w| {
+                let divisor = if cip { w.padded_cells } else { w.real_cells };
+                if divisor == 0 && !g.three_d {
+                    0.0
+                } else {
+                    s / divisor as f32
+                }
+            }),
+            PoolType::Lp(2) => pool(x.data, y.data, &g, 0.0, |s, v| s + v * v, &|s, _| s.sqrt()),
+            PoolType::Lp(_) => pool(x.data, y.data, &g, 0.0, |s, v| s + v * v * v, &|s, _| {
+                s.cbrt()
+            }),
         }
         Ok(())
     }
@@ -406,19 +393,19 @@ struct WindowCells {
 }
 
 /// Reduces every window of every `(N·C)` plane: `acc = add(acc, x)` from `init` over the real
-/// cells, then `finish(acc, cells)`.
+/// cells, then `finish(acc, cells)`. Planes are spread over the thread pool (each is reduced
+/// the same way whatever the split). `add` and `finish` are called through pointers: one copy
+/// of the loops in the wasm package (2-D max pooling, the hot case, has its own kernel).
 fn pool(
     x: &[f32],
     y: &mut [f32],
     g: &Geom,
     init: f32,
-    add: impl Fn(f32, f32) -> f32 + Copy,
-    finish: impl Fn(f32, WindowCells) -> f32 + Copy,
+    add: fn(f32, f32) -> f32,
+    finish: &(dyn Fn(f32, WindowCells) -> f32 + Sync),
 ) {
-    let [d_in, h_in, w_in] = g.input;
-    let [d_out, h_out, w_out] = g.output;
-    let in_size = d_in * h_in * w_in;
-    let out_size = d_out * h_out * w_out;
+    let in_size: usize = g.input.iter().product();
+    let out_size: usize = g.output.iter().product();
     if out_size == 0 {
         return;
     }
@@ -431,31 +418,114 @@ fn pool(
         y.fill(finish(init, cells));
         return;
     }
-    for (plane, out) in x.chunks_exact(in_size).zip(y.chunks_exact_mut(out_size)) {
-        let mut out_iter = out.iter_mut();
-        for od in 0..d_out {
-            let wd = axis_window(od, d_in, g.kernel[0], g.stride[0], g.pad[0]);
-            for oh in 0..h_out {
-                let wh = axis_window(oh, h_in, g.kernel[1], g.stride[1], g.pad[1]);
-                for ow in 0..w_out {
-                    let ww = axis_window(ow, w_in, g.kernel[2], g.stride[2], g.pad[2]);
-                    let mut acc = init;
-                    for d in wd.start..wd.end {
-                        for h in wh.start..wh.end {
-                            let row = &plane[(d * h_in + h) * w_in..][ww.start..ww.end];
-                            acc = row.iter().fold(acc, |a, &v| add(a, v));
-                        }
+    for_planes(x, y, in_size, out_size, &|plane, out| {
+        pool_plane(plane, out, g, init, add, finish)
+    });
+}
+
+/// Runs `reduce(input plane, output plane)` for every plane, spread over the thread pool
+/// (about 32K outputs per task: a 56² plane is 3136). Not generic, so that the parallel loop
+/// exists once in the wasm package whatever the reduction.
+fn for_planes(
+    x: &[f32],
+    y: &mut [f32],
+    in_size: usize,
+    out_size: usize,
+    reduce: &(dyn Fn(&[f32], &mut [f32]) + Sync),
+) {
+    let planes = y.len() / out_size;
+    let per_task = (32 * 1024 / out_size).clamp(1, planes.max(1));
+    cpu_pool::for_each_chunk_mut(y, per_task * out_size, |t, out| {
+        let x = &x[t * per_task * in_size..];
+        for (plane, out) in x.chunks_exact(in_size).zip(out.chunks_exact_mut(out_size)) {
+            reduce(plane, out);
+        }
+    });
+}
+
+/// [`pool`] on one plane.
+fn pool_plane(
+    plane: &[f32],
+    out: &mut [f32],
+    g: &Geom,
+    init: f32,
+    add: fn(f32, f32) -> f32,
+    finish: &(dyn Fn(f32, WindowCells) -> f32 + Sync),
+) {
+    let [_, h_in, w_in] = g.input;
+    let [d_out, h_out, w_out] = g.output;
+    let mut out_iter = out.iter_mut();
+    for od in 0..d_out {
+        let wd = axis_window(od, g.input[0], g.kernel[0], g.stride[0], g.pad[0]);
+        for oh in 0..h_out {
+            let wh = axis_window(oh, h_in, g.kernel[1], g.stride[1], g.pad[1]);
+            for ow in 0..w_out {
+                let ww = axis_window(ow, w_in, g.kernel[2], g.stride[2], g.pad[2]);
+                let mut acc = init;
+                for d in wd.start..wd.end {
+                    for h in wh.start..wh.end {
+                        let row = &plane[(d * h_in + h) * w_in..][ww.start..ww.end];
+                        acc = row.iter().fold(acc, |a, &v| add(a, v));
                     }
-                    let cells = WindowCells {
-                        padded_cells: wd.padded * wh.padded * ww.padded,
-                        real_cells: (wd.end - wd.start) * (wh.end - wh.start) * (ww.end - ww.start),
-                    };
-                    if let Some(o) = out_iter.next() {
-                        *o = finish(acc, cells);
-                    }
+                }
+                let cells = WindowCells {
+                    padded_cells: wd.padded * wh.padded * ww.padded,
+                    real_cells: (wd.end - wd.start) * (wh.end - wh.start) * (ww.end - ww.start),
+                };
+                if let Some(o) = out_iter.next() {
+                    *o = finish(acc, cells);
                 }
             }
         }
+    }
+}
+
+thread_local! {
+    /// Each thread's row of column maxima for [`max_pool_2d`].
+    static COLUMN_MAX: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Max pooling of 2-D planes, separably: per output row, the maxima of the window's input rows
+/// column by column (contiguous, vectorised), then of each window's columns. Max ignores NaN
+/// and starts from `-f32::MAX` exactly as [`pool`] with `max` does, and a maximum does not
+/// depend on the order it is taken in, so the results are identical.
+fn max_pool_2d(x: &[f32], y: &mut [f32], g: &Geom) {
+    let [_, h_in, w_in] = g.input;
+    let [_, h_out, w_out] = g.output;
+    let (in_size, out_size) = (h_in * w_in, h_out * w_out);
+    if out_size == 0 || in_size == 0 {
+        return pool(x, y, g, -f32::MAX, max_ignoring_nan, &|m, _| m);
+    }
+    for_planes(x, y, in_size, out_size, &|plane, out| {
+        COLUMN_MAX.with(|col| {
+            let mut col = col.borrow_mut();
+            col.resize(w_in, 0.0);
+            for (oh, out_row) in out.chunks_exact_mut(w_out).enumerate() {
+                let wh = axis_window(oh, h_in, g.kernel[1], g.stride[1], g.pad[1]);
+                col.fill(-f32::MAX);
+                for h in wh.start..wh.end {
+                    for (c, &v) in col.iter_mut().zip(&plane[h * w_in..][..w_in]) {
+                        *c = max_ignoring_nan(*c, v);
+                    }
+                }
+                for (ow, o) in out_row.iter_mut().enumerate() {
+                    let ww = axis_window(ow, w_in, g.kernel[2], g.stride[2], g.pad[2]);
+                    *o = col[ww.start..ww.end]
+                        .iter()
+                        .fold(-f32::MAX, |m, &v| max_ignoring_nan(m, v));
+                }
+            }
+        })
+    });
+}
+
+/// `max(m, v)` where a NaN `v` is skipped (MXNet's max pooling compares `v > m`).
+#[inline]
+fn max_ignoring_nan(m: f32, v: f32) -> f32 {
+    if v > m {
+        v
+    } else {
+        m
     }
 }
 

@@ -11,7 +11,11 @@
 //! (V and M for one block) stays bounded. The transforms are written as "rows of a small matrix
 //! times lanes of tiles" ([`mix`]) over contiguous lanes, so they vectorise (simd128, AVX2).
 
-use crate::backend::cpu::gemm::{gemm, MatRef};
+use std::cell::RefCell;
+
+use crate::backend::cpu::gemm::MatRef;
+use crate::backend::cpu::packed::{gemm_packed_serial, Finish, PackedA};
+use crate::backend::cpu::pool;
 
 /// Whether this build has the Winograd path: every build. In wasm32 it made resnet18_v1 ~20%
 /// faster (Node 20, 247 vs 312 ms on a loaded machine; 64ch 56²: 32 vs 39 ms, 128ch 28²: 32 vs
@@ -90,35 +94,33 @@ pub const F4: Tiles = Tiles {
     ],
 };
 
-/// The transformed weights of one convolution: `u[(ξ·F + f)·C + c]` = `(G g_{f,c} Gᵀ)[ξ]`, i.e.
-/// a² row-major `F × C` matrices.
+/// The transformed weights of one convolution: for each of the a² transform positions ξ, the
+/// `F × C` matrix `U_ξ[f][c] = (G g_{f,c} Gᵀ)[ξ]`, packed for the GEMM.
 #[derive(Debug)]
 pub struct WinogradWeights {
     pub tiles: &'static Tiles,
     pub filters: usize,
     pub channels: usize,
-    u: Vec<f32>,
+    u: Vec<PackedA>,
 }
 
 impl WinogradWeights {
     /// Transforms `w` (`(F, C, 3, 3)`, `filters·channels·9` values).
     pub fn new(tiles: &'static Tiles, w: &[f32], filters: usize, channels: usize) -> Self {
         let a = tiles.a();
-        let mut u = vec![0.0f32; a * a * filters * channels];
         let g_ = tiles.g;
-        for (fc, g) in w.chunks_exact(9).take(filters * channels).enumerate() {
-            for (xi, o) in u
-                .iter_mut()
-                .skip(fc)
-                .step_by(filters * channels)
-                .enumerate()
-            {
+        let mut u_xi = vec![0.0f32; filters * channels];
+        let u = (0..a * a)
+            .map(|xi| {
                 let (i, j) = (xi / a, xi % a);
-                *o = (0..9)
-                    .map(|rs| g_[i * 3 + rs / 3] * g[rs] * g_[j * 3 + rs % 3])
-                    .sum();
-            }
-        }
+                for (o, g) in u_xi.iter_mut().zip(w.chunks_exact(9)) {
+                    *o = (0..9)
+                        .map(|rs| g_[i * 3 + rs / 3] * g[rs] * g_[j * 3 + rs % 3])
+                        .sum();
+                }
+                PackedA::new(MatRef::row_major(&u_xi, channels), filters, channels)
+            })
+            .collect();
         WinogradWeights {
             tiles,
             filters,
@@ -129,7 +131,7 @@ impl WinogradWeights {
 
     /// Bytes held (for messages and docs).
     pub fn bytes(&self) -> usize {
-        self.u.len() * 4
+        self.u.iter().map(PackedA::bytes).sum()
     }
 }
 
@@ -171,12 +173,12 @@ pub struct Dims {
 
 /// Scratch f32s are budgeted at about this many per block (V and M), as for im2col.
 const BLOCK: usize = 256 * 1024;
-/// ... but a block has at least this many tiles, so the GEMMs are not too narrow: matrixmultiply
-/// packs `U_ξ` on every call, which dominated with 64-tile blocks (measured: 196 tiles, i.e. a
-/// 56² image in F(4,3), ran 64ch 56² in 2.9 ms instead of 3.9 ms).
+/// ... but a block has at least this many tiles, so the GEMMs are not too narrow (measured with
+/// matrixmultiply, which packed `U_ξ` on every call: 196 tiles, i.e. a 56² image in F(4,3), ran
+/// 64ch 56² in 2.9 ms instead of 3.9 ms with 64-tile blocks).
 const MIN_TILES: usize = 196;
 
-/// Tile rows per block and the scratch (`a`, `b`) a convolution takes.
+/// Tile rows per block, and the scratch f32s for V and M of one block.
 fn blocking(t: &Tiles, channels: usize, filters: usize, d: &Dims) -> (usize, usize, usize) {
     let (m, a) = (t.m, t.a());
     let (ho, wo) = (d.h + 2 * d.pad_h - 2, d.w + 2 * d.pad_w - 2);
@@ -187,23 +189,48 @@ fn blocking(t: &Tiles, channels: usize, filters: usize, d: &Dims) -> (usize, usi
         .max(MIN_TILES.div_ceil(tw.max(1)))
         .clamp(1, rows_total.max(1));
     let t = rows * tw;
+    (rows, a * a * channels * t, a * a * filters * t)
+}
+
+/// The per-thread scratch of one channel's input transform (`r`, `t1`, `line`) or one filter's
+/// output transform (`o1`, `o2`), in f32s.
+fn transform_scratch(t: &Tiles, rows: usize, tw: usize) -> usize {
+    let (m, a) = (t.m, t.a());
     let strip = a * rows * m * (tw + 1);
-    (
-        rows,
-        a * a * channels * t + 2 * strip + m * (tw + 1),
-        a * a * filters * t + m * (a + m) * t,
-    )
+    (2 * strip + m * (tw + 1)).max(m * (a + m) * rows * tw)
 }
 
-/// Scratch f32s [`conv3x3`] takes (all in `a`).
+/// Scratch f32s [`conv3x3`] takes: V and M in the shared scratch, plus one transform scratch
+/// per thread.
 pub fn scratch_len(t: &Tiles, channels: usize, filters: usize, d: &Dims) -> usize {
-    let (_, sa, sb) = blocking(t, channels, filters, d);
-    sa.saturating_add(sb)
+    let (rows, sv, sm) = blocking(t, channels, filters, d);
+    let tw = (d.w + 2 * d.pad_w - 2).div_ceil(t.m);
+    let per_thread = transform_scratch(t, rows, tw);
+    sv.saturating_add(sm)
+        .saturating_add(per_thread.saturating_mul(pool::threads()))
 }
 
-/// `y += conv3x3(x, w)` with stride 1, dilation 1, one group: `x` is `(batch, C, h, w)`, `y`
-/// `(batch, F, ho, wo)` and already holds the bias (or zeros), `u` the transformed weights.
-pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch: &mut Scratch) {
+thread_local! {
+    /// Each thread's transform scratch (grown once, reused).
+    static TRANSFORM: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `y = conv3x3(x, w)` then `finish` (bias per filter, residual laid out as `y`, activation)
+/// with stride 1, dilation 1, one group: `x` is `(batch, C, h, w)`, `y` `(batch, F, ho, wo)`
+/// (its contents are ignored), `u` the transformed weights.
+///
+/// Per block of tile rows: the input transform runs channel by channel, the a² GEMMs
+/// `M_ξ = U_ξ · V_ξ` side by side, and the output transform filter by filter, each spread over
+/// the thread pool. V is stored `[c][ξ][tile]` and M `[f][ξ][tile]`, so each channel's and each
+/// filter's part is contiguous; the GEMMs read and write them with strides.
+pub fn conv3x3(
+    x: &[f32],
+    u: &WinogradWeights,
+    y: &mut [f32],
+    d: &Dims,
+    finish: &Finish,
+    scratch: &mut Scratch,
+) {
     let t = u.tiles;
     let (m, a) = (t.m, t.a());
     let (c_n, f_n) = (u.channels, u.filters);
@@ -213,114 +240,194 @@ pub fn conv3x3(x: &[f32], u: &WinogradWeights, y: &mut [f32], d: &Dims, scratch:
     if ho == 0 || wo == 0 || d.batch == 0 {
         return;
     }
-    let (rows_per_block, sa, sb) = blocking(t, c_n, f_n, d);
-    let (sa, sb) = Scratch::take(&mut scratch.a, sa + sb).split_at_mut(sa);
-    let lane = tw + 1; // deinterleaved input columns per (row, phase): one spare tile
+    assert!(
+        x.len() >= d.batch * c_n * h * w
+            && y.len() >= d.batch * f_n * ho * wo
+            && finish.bias.map_or(true, |b| b.len() >= f_n)
+            && (!finish.epilogue.residual || finish.residual.is_some_and(|r| r.len() >= y.len())),
+        "winograd::conv3x3: operands smaller than their shapes"
+    );
+    let (rows_per_block, sv, sm) = blocking(t, c_n, f_n, d);
+    let (v_all, m_all) = Scratch::take(&mut scratch.a, sv + sm).split_at_mut(sv);
+    let per_thread = transform_scratch(t, rows_per_block, tw);
+    let y_ptr = pool::SharedMut(y.as_mut_ptr());
     for first in (0..d.batch * th).step_by(rows_per_block) {
         let rows = rows_per_block.min(d.batch * th - first);
         let tn = rows * tw; // tiles in this block
-        let strip = a * rows * m * lane;
-        let (v, rest) = sa.split_at_mut(a * a * c_n * tn);
-        let (r, rest) = rest.split_at_mut(strip);
-        let (t1, line) = rest.split_at_mut(strip);
-        let line = &mut line[..m * lane];
-        let (mx, rest) = sb.split_at_mut(a * a * f_n * tn);
-        let (o1, o2) = rest.split_at_mut(m * a * tn);
+        let block = Block {
+            t,
+            d,
+            first,
+            rows,
+            th,
+            tw,
+            tn,
+        };
+        let v = &mut v_all[..a * a * c_n * tn];
+        pool::for_each_chunk_mut(v, a * a * tn, |c, vc| {
+            TRANSFORM.with(|s| {
+                let mut s = s.borrow_mut();
+                input_transform(x, c, c_n, &block, vc, Scratch::take(&mut s, per_thread))
+            })
+        });
+        let v: &[f32] = v;
 
-        // Input transform, channel by channel: V[ξ][c][tile].
-        for c in 0..c_n {
-            // r[k][row][phase][t'] = x[n, c, ty·m + k − pad_h, t'·m + phase − pad_w] (0 outside).
-            for k in 0..a {
-                for row in 0..rows {
-                    let (n, ty) = ((first + row) / th, (first + row) % th);
-                    let iy = (ty * m + k) as isize - d.pad_h as isize;
-                    let dst = &mut r[(k * rows + row) * m * lane..][..m * lane];
-                    if iy < 0 || iy >= h as isize {
-                        dst.fill(0.0);
-                        continue;
-                    }
-                    // The zero-padded input row, then its m phases.
-                    let src = &x[((n * c_n + c) * h + iy as usize) * w..][..w];
-                    let (pad, len) = (
-                        d.pad_w.min(m * lane),
-                        (m * lane - d.pad_w.min(m * lane)).min(w),
-                    );
-                    line[..pad].fill(0.0);
-                    line[pad..pad + len].copy_from_slice(&src[..len]);
-                    line[pad + len..].fill(0.0);
-                    for (tp, chunk) in line.chunks_exact(m).enumerate() {
-                        for (phase, &v) in chunk.iter().enumerate() {
-                            dst[phase * lane + tp] = v;
-                        }
-                    }
+        // M_ξ = U_ξ · V_ξ, the a² products side by side.
+        let mx = pool::SharedMut(m_all.as_mut_ptr());
+        pool::parallel_for(a * a, |xi| {
+            #[allow(clippy::redundant_locals)]
+            let mx = mx;
+            let v_xi = MatRef {
+                data: &v[xi * tn..],
+                row_stride: a * a * tn,
+                col_stride: 1,
+            };
+            // SAFETY: M has a²·F·tn values; product ξ writes the columns ξ·tn .. (ξ+1)·tn of
+            // each of its F rows (stride a²·tn), which no other task writes.
+            unsafe { gemm_packed_serial(&u.u[xi], tn, v_xi, 0.0, mx.0.add(xi * tn), a * a * tn) };
+        });
+        let mx: &[f32] = &m_all[..a * a * f_n * tn];
+
+        pool::parallel_for(f_n, |f| {
+            #[allow(clippy::redundant_locals)]
+            let y_ptr = y_ptr;
+            TRANSFORM.with(|s| {
+                let mut s = s.borrow_mut();
+                let mf = &mx[f * a * a * tn..][..a * a * tn];
+                // SAFETY: task f writes only the planes of filter f (checked to lie in y).
+                unsafe {
+                    output_transform(
+                        mf,
+                        f,
+                        f_n,
+                        &block,
+                        finish,
+                        y_ptr.0,
+                        Scratch::take(&mut s, per_thread),
+                    )
                 }
+            })
+        });
+    }
+}
+
+/// One block of tile rows of [`conv3x3`].
+struct Block<'a> {
+    t: &'static Tiles,
+    d: &'a Dims,
+    /// First tile row (over the batch: image `first / th`, row `first % th`).
+    first: usize,
+    rows: usize,
+    th: usize,
+    tw: usize,
+    tn: usize,
+}
+
+/// Channel `c`'s input transform into `vc` (`V[c]`, laid out `[ξ][tile]`).
+fn input_transform(x: &[f32], c: usize, c_n: usize, b: &Block, vc: &mut [f32], s: &mut [f32]) {
+    let (t, d) = (b.t, b.d);
+    let (m, a) = (t.m, t.a());
+    let (h, w, rows, tw, tn) = (d.h, d.w, b.rows, b.tw, b.tn);
+    let lane = tw + 1; // deinterleaved input columns per (row, phase): one spare tile
+    let strip = a * rows * m * lane;
+    let (r, rest) = s.split_at_mut(strip);
+    let (t1, line) = rest.split_at_mut(strip);
+    let line = &mut line[..m * lane];
+    // r[k][row][phase][t'] = x[n, c, ty·m + k − pad_h, t'·m + phase − pad_w] (0 outside).
+    for k in 0..a {
+        for row in 0..rows {
+            let (n, ty) = ((b.first + row) / b.th, (b.first + row) % b.th);
+            let iy = (ty * m + k) as isize - d.pad_h as isize;
+            let dst = &mut r[(k * rows + row) * m * lane..][..m * lane];
+            if iy < 0 || iy >= h as isize {
+                dst.fill(0.0);
+                continue;
             }
-            // t1[i] = Σ_k Bᵀ[i][k] r[k] over the whole strip, then per tile row
-            // V[i·a + j][c][row·tw + tx] = Σ_l Bᵀ[j][l] t1[i][row][l mod m][tx + l div m].
-            let len = rows * m * lane;
-            mix(t.bt, a, len, r, &|k| k * len, t1, &|i| i * len);
-            for i in 0..a {
-                for row in 0..rows {
-                    let base = (i * rows + row) * m * lane;
-                    mix(
-                        t.bt,
-                        a,
-                        tw,
-                        t1,
-                        &|l| base + (l % m) * lane + l / m,
-                        v,
-                        &|j| ((i * a + j) * c_n + c) * tn + row * tw,
-                    );
+            // The zero-padded input row, then its m phases.
+            let src = &x[((n * c_n + c) * h + iy as usize) * w..][..w];
+            let (pad, len) = (
+                d.pad_w.min(m * lane),
+                (m * lane - d.pad_w.min(m * lane)).min(w),
+            );
+            line[..pad].fill(0.0);
+            line[pad..pad + len].copy_from_slice(&src[..len]);
+            line[pad + len..].fill(0.0);
+            for (tp, chunk) in line.chunks_exact(m).enumerate() {
+                for (phase, &v) in chunk.iter().enumerate() {
+                    dst[phase * lane + tp] = v;
                 }
             }
         }
-
-        // M_ξ = U_ξ · V_ξ.
-        for xi in 0..a * a {
-            gemm(
-                f_n,
-                c_n,
-                tn,
-                1.0,
-                MatRef::row_major(&u.u[xi * f_n * c_n..][..f_n * c_n], c_n),
-                MatRef::row_major(&v[xi * c_n * tn..][..c_n * tn], tn),
-                0.0,
-                &mut mx[xi * f_n * tn..][..f_n * tn],
-                tn,
+    }
+    // t1[i] = Σ_k Bᵀ[i][k] r[k] over the whole strip, then per tile row
+    // V[c][i·a + j][row·tw + tx] = Σ_l Bᵀ[j][l] t1[i][row][l mod m][tx + l div m].
+    let len = rows * m * lane;
+    mix(t.bt, a, len, r, &|k| k * len, t1, &|i| i * len);
+    for i in 0..a {
+        for row in 0..rows {
+            let base = (i * rows + row) * m * lane;
+            mix(
+                t.bt,
+                a,
+                tw,
+                t1,
+                &|l| base + (l % m) * lane + l / m,
+                vc,
+                &|j| (i * a + j) * tn + row * tw,
             );
         }
+    }
+}
 
-        // Output transform, filter by filter: o1[p][j] = Σ_i Aᵀ[p][i] M[i·a + j][f],
-        // o2[p][q] = Σ_j Aᵀ[q][j] o1[p][j]; then y[.., ty·m + p, tx·m + q] += o2[p][q].
-        for f in 0..f_n {
-            for j in 0..a {
-                mix(
-                    t.at,
-                    a,
-                    tn,
-                    mx,
-                    &|i| ((i * a + j) * f_n + f) * tn,
-                    o1,
-                    &|p| (p * a + j) * tn,
-                );
-            }
-            for p in 0..m {
-                mix(t.at, a, tn, o1, &|j| (p * a + j) * tn, o2, &|q| {
-                    (p * m + q) * tn
-                });
-            }
-            for row in 0..rows {
-                let (n, ty) = ((first + row) / th, (first + row) % th);
-                let plane = &mut y[(n * f_n + f) * ho * wo..][..ho * wo];
-                for p in 0..m.min(ho - ty * m) {
-                    let out = &mut plane[(ty * m + p) * wo..][..wo];
-                    for (tx, chunk) in out.chunks_mut(m).enumerate() {
-                        for (q, o) in chunk.iter_mut().enumerate() {
-                            *o += o2[(p * m + q) * tn + row * tw + tx];
-                        }
-                    }
+/// Filter `f`'s output transform of `mf` (`M[f]`, laid out `[ξ][tile]`) into its planes of `y`:
+/// `o1[p][j] = Σ_i Aᵀ[p][i] M[i·a + j]`, `o2[p][q] = Σ_j Aᵀ[q][j] o1[p][j]`, then
+/// `y[.., ty·m + p, tx·m + q] = bias[f] + o2[p][q]` and the epilogue, line by line.
+///
+/// # Safety
+/// `y` holds `(batch, F, ho, wo)` values and no other thread touches filter `f`'s planes.
+#[allow(clippy::too_many_arguments)]
+unsafe fn output_transform(
+    mf: &[f32],
+    f: usize,
+    f_n: usize,
+    b: &Block,
+    finish: &Finish,
+    y: *mut f32,
+    s: &mut [f32],
+) {
+    let (t, d) = (b.t, b.d);
+    let (m, a) = (t.m, t.a());
+    let (rows, tw, tn) = (b.rows, b.tw, b.tn);
+    let (ho, wo) = (d.h + 2 * d.pad_h - 2, d.w + 2 * d.pad_w - 2);
+    let (o1, o2) = s[..m * (a + m) * tn].split_at_mut(m * a * tn);
+    for j in 0..a {
+        mix(t.at, a, tn, mf, &|i| (i * a + j) * tn, o1, &|p| {
+            (p * a + j) * tn
+        });
+    }
+    for p in 0..m {
+        mix(t.at, a, tn, o1, &|j| (p * a + j) * tn, o2, &|q| {
+            (p * m + q) * tn
+        });
+    }
+    let bias = finish.bias.map_or(0.0, |b| b[f]);
+    let residual = finish.residual.filter(|_| finish.epilogue.residual);
+    for row in 0..rows {
+        let (n, ty) = ((b.first + row) / b.th, (b.first + row) % b.th);
+        let plane_at = (n * f_n + f) * ho * wo;
+        let plane = std::slice::from_raw_parts_mut(y.add(plane_at), ho * wo);
+        for p in 0..m.min(ho - ty * m) {
+            let line = (ty * m + p) * wo;
+            let out = &mut plane[line..][..wo];
+            for (tx, chunk) in out.chunks_mut(m).enumerate() {
+                for (q, o) in chunk.iter_mut().enumerate() {
+                    *o = bias + o2[(p * m + q) * tn + row * tw + tx];
                 }
             }
+            // The epilogue on the line just written, while it is in cache.
+            finish
+                .epilogue
+                .apply(out, residual.map(|r| &r[plane_at + line..][..wo]));
         }
     }
 }
@@ -330,7 +437,7 @@ mod tests {
     use super::*;
     use crate::format::attrs::Attrs;
     use crate::ops::conv::tests::Lcg;
-    use crate::ops::conv::{ConvOp, Convolution};
+    use crate::ops::conv::{ConvOp, Convolution, PreparedWeights};
     use crate::ops::Operator;
     use crate::tensor::{View, ViewMut};
 
@@ -357,7 +464,7 @@ mod tests {
         x: &[f32],
         w: &[f32],
         b: &[f32],
-        u: Option<&WinogradWeights>,
+        u: Option<&PreparedWeights>,
         scratch: &mut Scratch,
     ) -> Vec<f32> {
         let mut slots = vec![Some(xs.to_vec()), None, None];
@@ -408,7 +515,7 @@ mod tests {
             let b = rng.values(f);
             let want = run(&op, &xs, &x, &wt, &b, None, &mut scratch);
             for tiles in [&F2, &F4] {
-                let u = WinogradWeights::new(tiles, &wt, f, c);
+                let u = PreparedWeights::Winograd(WinogradWeights::new(tiles, &wt, f, c));
                 let got = run(&op, &xs, &x, &wt, &b, Some(&u), &mut scratch);
                 let err = got
                     .iter()
@@ -432,15 +539,27 @@ mod tests {
         assert!(op.winograd_tiles(&[1, 64, 56, 56]).is_some());
         assert!(op.winograd_tiles(&[1, 3, 56, 56]).is_none());
         assert_eq!(op.winograd_tiles(&[2, 64, 28, 28]), Some(&F2));
-        assert!(op.winograd_tiles(&[1, 64, 7, 7]).is_none());
-        assert!(op.winograd_weights(&[1, 64, 56, 56], &[0.0; 10]).is_none());
+        assert_eq!(op.winograd_tiles(&[1, 64, 7, 7]), Some(&F2));
+        assert!(op.winograd_tiles(&[1, 64, 6, 6]).is_none());
+        assert!(op
+            .prepare_weights(&[1, 64, 56, 56], &[0.0; 10], true)
+            .is_none());
         let u = op
-            .winograd_weights(&[1, 64, 56, 56], &vec![0.5; 64 * 64 * 9])
+            .prepare_weights(&[1, 64, 56, 56], &vec![0.5; 64 * 64 * 9], true)
             .unwrap();
-        assert_eq!(u.bytes(), u.tiles.a().pow(2) * 64 * 64 * 4);
+        let PreparedWeights::Winograd(u) = u else {
+            panic!("{u:?}")
+        };
+        assert!(u.bytes() >= u.tiles.a().pow(2) * 64 * 64 * 4);
+        let packed = op.prepare_weights(&[1, 64, 56, 56], &vec![0.5; 64 * 64 * 9], false);
+        assert!(
+            matches!(packed, Some(PreparedWeights::Gemm(_))),
+            "{packed:?}"
+        );
     }
 
-    /// ResNet-18's 3×3 layers, im2col vs F(2,3) vs F(4,3), medians of alternated runs:
+    /// ResNet-18's 3×3 layers, im2col (weights packed per call, and prepacked) vs F(2,3) vs
+    /// F(4,3), medians of alternated runs:
     /// `cargo test --lib winograd::tests::bench -- --ignored --nocapture`.
     #[test]
     #[ignore]
@@ -458,12 +577,13 @@ mod tests {
             let op = conv(c, c, (1, 1), false);
             let xs = [1, c, hw, hw];
             let (x, w) = (rng.values(c * hw * hw), rng.values(c * c * 9));
-            let mut times = [vec![], vec![], vec![]];
+            let mut times = [vec![], vec![], vec![], vec![]];
             let s = std::time::Instant::now();
             let (u2, u4) = (
-                WinogradWeights::new(&F2, &w, c, c),
-                WinogradWeights::new(&F4, &w, c, c),
+                PreparedWeights::Winograd(WinogradWeights::new(&F2, &w, c, c)),
+                PreparedWeights::Winograd(WinogradWeights::new(&F4, &w, c, c)),
             );
+            let packed = op.prepare_weights(&xs, &w, false).unwrap();
             println!(
                 "weight transforms: {:.1} ms",
                 s.elapsed().as_secs_f64() * 1e3
@@ -473,7 +593,10 @@ mod tests {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(15)
             {
-                for (i, t) in [None, Some(&u2), Some(&u4)].into_iter().enumerate() {
+                for (i, t) in [None, Some(&packed), Some(&u2), Some(&u4)]
+                    .into_iter()
+                    .enumerate()
+                {
                     let s = std::time::Instant::now();
                     run(&op, &xs, &x, &w, &[], t, &mut scratch);
                     times[i].push(s.elapsed().as_secs_f64() * 1e3);
@@ -483,8 +606,11 @@ mod tests {
                 v.sort_by(f64::total_cmp);
                 v[v.len() / 2]
             };
-            let [a, b, d] = times.map(|mut v| med(&mut v));
-            println!("{c}ch {hw}x{hw}: im2col {a:.3} ms, F2 {b:.3} ms, F4 {d:.3} ms ");
+            let [a, p, b, d] = times.map(|mut v| med(&mut v));
+            println!(
+                "{c}ch {hw}x{hw}: im2col {a:.3} ms, im2col packed {p:.3} ms, F2 {b:.3} ms, \
+                 F4 {d:.3} ms"
+            );
         }
     }
 }

@@ -1,44 +1,27 @@
-//! Single-precision matrix multiply used by Convolution, Deconvolution, FullyConnected, dot and
-//! batch_dot.
+//! Single-precision matrix multiply used by Convolution, Deconvolution, FullyConnected, dot,
+//! batch_dot and the RNN cells: [`gemm`] (any strides) routes matrix–vector shapes to the
+//! dot/axpy loops below and everything else to the packed GEMM of [`super::packed`], after
+//! packing `A` into a per-thread buffer. Convolutions pack their weight once per plan step
+//! instead and call [`super::packed::gemm_packed`] directly.
 //!
-//! # Why `matrixmultiply`
+//! # History: why our own GEMM
 //!
-//! Two pure-Rust GEMM crates were measured on this project's machine (AMD EPYC, 2 cores, AVX2 +
-//! FMA + AVX-512; best of 10 runs, one thread unless noted), for the shapes convolutions and dense
-//! layers produce (m × k × n; ResNet-18 at 224² has conv GEMMs like 64×576×3136 and 512×4608×49):
+//! Until December 2026 the general case was `matrixmultiply` 0.3, measured then against the
+//! `gemm` crate (0.19) on this project's machine: matrixmultiply won on every conv-shaped
+//! product natively (e.g. 64×576×3136 in 1.24 vs 1.95 ms) and in wasm32 (6.5 vs 19.3 ms), and
+//! was the smaller dependency (8.3 vs 19 KB gzipped for a cdylib exporting one sgemm). It packs
+//! both operands on every call, though, so every forward pass repacked every weight; the
+//! packed GEMM (a 6×16 AVX2+FMA micro-kernel natively, 4×8 simd128 in wasm) packs each weight
+//! once, is level with matrixmultiply when it packs per call too (`examples/gemm_bench.rs`), and
+//! replacing matrixmultiply made the wasm package smaller. See [`super::packed`] for the
+//! measurements.
 //!
-//! | m × k × n          | matrixmultiply 0.3.11 | gemm 0.19 | matrixmultiply, 2 threads |
-//! |--------------------|-----------------------|-----------|---------------------------|
-//! | 64 × 576 × 3136    | 1.24 ms (186 GFLOP/s) | 1.95 ms   | 1.07 ms                   |
-//! | 64 × 147 × 12544   | 1.16 ms (203 GFLOP/s) | 2.07 ms   | 0.96 ms                   |
-//! | 128 × 1152 × 784   | 1.07 ms (217 GFLOP/s) | 2.02 ms   | 0.70 ms                   |
-//! | 256 × 2304 × 196   | 1.25 ms (185 GFLOP/s) | 1.90 ms   | 0.67 ms                   |
-//! | 512 × 4608 × 49    | 1.93 ms (120 GFLOP/s) | 2.24 ms   | 1.04 ms                   |
-//! | 1000 × 512 × 1     | 0.204 ms              | 0.020 ms  |                           |
-//! | 1 × 512 × 1000     | 0.104 ms              | 0.017 ms  |                           |
-//!
-//! In wasm32 (`+simd128`, run in Node 20), 64×576×3136 took 6.5 ms with matrixmultiply (its
-//! portable kernel auto-vectorises) and 19.3 ms with gemm's `wasm-simd128-enable` kernels. A
-//! cdylib exporting one sgemm is 8.3 KB gzipped with matrixmultiply and 19 KB with gemm (whose
-//! dependency tree is ~20 crates: pulp, dyn-stack, raw-cpuid, gemm-{f32,f64,c32,c64}, ...);
-//! a clean native build takes 3 s vs 8 s.
-//!
-//! So `matrixmultiply` wins on every conv-shaped product, natively and in the browser, and is
-//! the smaller dependency. Its only weak spot is matrix–vector products (FullyConnected at
-//! batch 1, `dot` with a vector), which [`gemm`] routes to the simple dot/axpy loops below
-//! (memory-bound, ~10× faster than matrixmultiply's packing path for those shapes).
-//!
-//! End to end on the same machine (CPU backend, `MATMUL_NUM_THREADS=1`, batch 1, machine shared
-//! with other builds): resnet18_v1 at 224² runs in ~32 ms (MXNet+MKLDNN on one core: ~55 ms),
-//! mobilenet1.0 in ~10.5 ms, resnet50_v2 in ~68 ms. The GEMM kernel plus matrixmultiply's
-//! packing of B are ~75% of ResNet-18's time.
-//!
-//! Natively, `Cargo.toml` enables matrixmultiply's `threading` feature for non-wasm targets
-//! only (the browser build stays single-threaded). The thread count comes from the environment
-//! variable `MATMUL_NUM_THREADS` (default: the number of physical cores, at most 4);
-//! `MATMUL_NUM_THREADS=1` gives single-threaded timings. With the second core free, 2 threads
-//! took the conv GEMMs above from 1.2–1.9 ms to 0.7–1.1 ms (ResNet-18: 32 → 23 ms); when the
-//! other core is busy they can be ~10% slower than one thread.
+//! Matrix–vector products (FullyConnected at batch 1, `dot` with a vector) stay on the simple
+//! dot/axpy loops below: memory-bound, ~10× faster than any packing path for those shapes.
+
+use std::cell::RefCell;
+
+use super::packed::{gemm_packed, Finish, PackedA};
 
 /// A read-only matrix operand: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
 ///
@@ -72,7 +55,7 @@ impl<'a> MatRef<'a> {
     }
 
     /// True when a `rows × cols` matrix with these strides lies inside `data`.
-    fn fits(&self, rows: usize, cols: usize) -> bool {
+    pub(crate) fn fits(&self, rows: usize, cols: usize) -> bool {
         if rows == 0 || cols == 0 {
             return true;
         }
@@ -156,127 +139,16 @@ pub fn gemm(
     if gemv(m, k, n, alpha, a, b, beta, c, ldc) {
         return;
     }
-    let threads = super::pool::threads();
-    if threads > 1 && m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_MACS {
-        gemm_parallel(threads, m, k, n, alpha, a, b, beta, c, ldc);
-        return;
-    }
-    // SAFETY: the asserts above bound every index matrixmultiply touches: A's last element is
-    // (m-1)*rs + (k-1)*cs < a.len(), likewise B, and C's is (m-1)*ldc + n-1 < c.len().
-    unsafe { sgemm_raw(m, k, n, alpha, a, 0, b, 0, beta, c.as_mut_ptr(), ldc) };
-}
-
-/// Products smaller than this many multiply-adds run on one thread (waking the pool's workers
-/// costs a few microseconds; 2^20 MACs take ~30 µs in wasm, ~5 µs natively with AVX2).
-const PARALLEL_MIN_MACS: usize = 1 << 20;
-
-/// Blocks per thread a parallel product is cut into.
-const BLOCKS_PER_THREAD: usize = 3;
-
-/// [`gemm`] on the thread pool: the larger of C's dimensions is cut into a few blocks per
-/// thread (multiples of 16, matrixmultiply's widest micro-kernel), and each block is an
-/// independent matrixmultiply call. Every element of C is computed by the same sequence of
-/// operations as in one call, so the result is bit-identical to the single-threaded one.
-#[allow(clippy::too_many_arguments)]
-fn gemm_parallel(
-    threads: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: MatRef,
-    b: MatRef,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    let split_n = n >= m;
-    let len = if split_n { n } else { m };
-    // A few blocks per thread: a thread that is descheduled (a busy machine) then delays the
-    // job by a small block instead of a whole share. Blocks stay at least 64 wide.
-    let block = len
-        .div_ceil(threads * BLOCKS_PER_THREAD)
-        .next_multiple_of(16)
-        .max(64);
-    let c_ptr = super::pool::SharedMut(c.as_mut_ptr());
-    super::pool::parallel_for(len.div_ceil(block), |i| {
-        let start = i * block;
-        let size = block.min(len - start);
-        // The whole wrapper (Sync) is captured, not its raw-pointer field (edition 2021's
-        // disjoint closure captures would take the field alone).
-        #[allow(clippy::redundant_locals)]
-        let c_ptr = c_ptr;
-        // SAFETY: the block is a sub-matrix of the operands `gemm` checked: rows (or columns)
-        // start..start+size of C, A (or B) offset to match; blocks write disjoint parts of C.
-        unsafe {
-            if split_n {
-                sgemm_raw(
-                    m,
-                    k,
-                    size,
-                    alpha,
-                    a,
-                    0,
-                    b,
-                    start * b.col_stride,
-                    beta,
-                    c_ptr.0.add(start),
-                    ldc,
-                );
-            } else {
-                sgemm_raw(
-                    size,
-                    k,
-                    n,
-                    alpha,
-                    a,
-                    start * a.row_stride,
-                    b,
-                    0,
-                    beta,
-                    c_ptr.0.add(start * ldc),
-                    ldc,
-                );
-            }
-        }
+    PACKED_A.with(|packed| {
+        let mut packed = packed.borrow_mut();
+        packed.repack(a, m, k, alpha);
+        gemm_packed(&packed, n, b, beta, c, ldc, &Finish::default());
     });
 }
 
-/// matrixmultiply's sgemm on A from element `a_off` and B from `b_off`.
-///
-/// # Safety
-/// The `m×k` matrix at `a_off`, the `k×n` one at `b_off` (with their strides) must lie inside
-/// their slices, and C (`m×n`, row stride `ldc`) must be valid for writes at `c`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn sgemm_raw(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: MatRef,
-    a_off: usize,
-    b: MatRef,
-    b_off: usize,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-) {
-    matrixmultiply::sgemm(
-        m,
-        k,
-        n,
-        alpha,
-        a.data.as_ptr().add(a_off),
-        a.row_stride as isize,
-        a.col_stride as isize,
-        b.data.as_ptr().add(b_off),
-        b.row_stride as isize,
-        b.col_stride as isize,
-        beta,
-        c,
-        ldc as isize,
-        1,
-    );
+thread_local! {
+    /// Each thread's buffer for [`gemm`]'s packed `A` (grown once, reused).
+    static PACKED_A: RefCell<PackedA> = RefCell::new(PackedA::default());
 }
 
 /// `y = beta * y`, where `beta == 0` overwrites (stale NaNs must not survive).

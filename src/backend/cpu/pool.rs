@@ -111,8 +111,9 @@ mod imp {
     }
     static JOB: Job = Job(UnsafeCell::new(None));
 
-    unsafe fn call<F: Fn(usize) + Sync>(data: *const (), i: usize) {
-        (*(data as *const F))(i)
+    /// Calls the job's closure: `data` points at a `&dyn Fn(usize) + Sync` (see `run_job`).
+    unsafe fn call_dyn(data: *const (), i: usize) {
+        (*(data as *const &(dyn Fn(usize) + Sync)))(i)
     }
 
     /// The number of threads (the caller included) the CPU kernels split their work into.
@@ -195,6 +196,12 @@ mod imp {
             (0..tasks).for_each(f);
             return;
         }
+        run_job(tasks, &f);
+    }
+
+    /// [`parallel_for`]'s job machinery, not generic: one copy in the threaded wasm module
+    /// however many kernels call `parallel_for` (each generic copy cost about 1 KB there).
+    fn run_job(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
         if BUSY
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
@@ -212,8 +219,8 @@ mod imp {
         // JOB now; `f` outlives the job (we return only when every task is done).
         unsafe {
             *JOB.0.get() = Some(JobRef {
-                data: &f as *const F as *const (),
-                call: call::<F>,
+                data: &f as *const &(dyn Fn(usize) + Sync) as *const (),
+                call: call_dyn,
             });
         }
         TASKS.store(tasks, Ordering::Relaxed);

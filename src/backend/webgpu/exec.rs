@@ -16,6 +16,7 @@ use crate::tensor::{numel, Tensor};
 use super::context::{describe, scoped, GpuContext};
 use super::kernels::{Kernel, FIRST_OUTPUT_BINDING, UNIFORM_BYTES};
 use super::lower::{lower_step, BufRef, Layout, Lowering, Operand, Pending, Src};
+use crate::backend::{Profile, ProfileClock};
 
 /// Smallest buffer we create (WebGPU rejects empty bindings).
 const MIN_BUFFER_BYTES: u64 = 16;
@@ -236,26 +237,6 @@ pub struct BuildStats {
     pub copies: u64,
     /// Distinct kernels (pipelines) used.
     pub kernels: u64,
-}
-
-/// Per-step times of one forward pass ([`WebGpuExecutable::profile_blocking`]).
-#[derive(Debug, Clone)]
-pub struct Profile {
-    /// How the steps were timed.
-    pub clock: ProfileClock,
-    /// (step label: node, op and kernels with their grids; time), in plan order.
-    pub steps: Vec<(String, std::time::Duration)>,
-}
-
-/// The clock behind a [`Profile`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProfileClock {
-    /// GPU timestamps around each step's compute passes (the `timestamp-query` feature), all
-    /// steps in one submission.
-    GpuTimestamps,
-    /// Host time of one submit-and-wait per step (the device has no timestamp queries), which
-    /// includes the submission overhead.
-    WallPerSubmit,
 }
 
 /// What the last [`WebGpuExecutable::run`] did.

@@ -25,5 +25,6 @@ mod lower;
 mod probe;
 mod wgsl;
 
+pub use super::{Profile, ProfileClock};
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
-pub use exec::{BuildStats, GpuWeights, Profile, ProfileClock, RunStats, WebGpuExecutable};
+pub use exec::{BuildStats, GpuWeights, RunStats, WebGpuExecutable};
